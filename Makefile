@@ -1,0 +1,55 @@
+# Hearth — `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STACK ?= local
+HEARTH_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hearth
+PULUMI_VERSION := $(shell sed -n 's/^PULUMI_VERSION=//p' tools/pulumi/versions.env)
+ACTIONLINT := $(HEARTH_CACHE)/actionlint-v1.7.12/actionlint
+# The built CLI comes first; a Pulumi installed the usual way is found after it.
+export PATH := $(HEARTH_CACHE)/pulumi-$(PULUMI_VERSION)/bin:$(CURDIR)/.venv/bin:$(PATH)
+export PULUMI_HOME ?= $(HEARTH_CACHE)/pulumi-home
+export PULUMI_SKIP_UPDATE_CHECK := true
+export HEARTH_CACHE
+
+PY := .venv/bin/python
+PY_SOURCES := hearth components tests __main__.py
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: setup
+setup: ## Install and build everything needed here (idempotent; caches in ~/.cache/hearth)
+	@bash tools/setup.sh
+
+.PHONY: images
+images: ## Build the service images (skips unchanged ones)
+	@bash tools/build-images.sh
+
+.PHONY: up
+up: setup ## Deploy stack STACK (default: local) and print its endpoints
+	@$(PY) -m hearth.cli up --stack $(STACK)
+
+.PHONY: preview
+preview: setup ## Show what `make up` would change in STACK, with the diff
+	@$(PY) -m hearth.cli preview --stack $(STACK)
+
+.PHONY: down
+down: ## Destroy STACK; data volumes stay (PURGE=1 deletes them too)
+	@$(PY) -m hearth.cli down --stack $(STACK) $(if $(PURGE),--purge,)
+
+.PHONY: outputs
+outputs: ## Print STACK's outputs (secrets masked)
+	@$(PY) -m hearth.cli outputs --stack $(STACK)
+
+.PHONY: lint
+lint: ## ruff, mypy, hadolint, actionlint
+	@echo "==> ruff"; .venv/bin/ruff check $(PY_SOURCES); .venv/bin/ruff format --check $(PY_SOURCES)
+	@echo "==> mypy"; .venv/bin/mypy $(PY_SOURCES)
+	@echo "==> actionlint"; $(ACTIONLINT) -color .github/workflows/*.yml
+
+.PHONY: test
+test: setup lint ## Everything CI runs: lint, unit, image, app and host tests
+	@echo "==> platform tests"; .venv/bin/pytest

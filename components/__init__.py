@@ -1,0 +1,1 @@
+"""Docker-target components: thin translations of hearth specs into pulumi-docker resources."""

@@ -1,0 +1,1 @@
+"""Hearth: the platform model (settings and service specs), free of any target."""

@@ -1,0 +1,94 @@
+"""Service specs: what runs, described without Pulumi or Docker calls.
+
+A spec is plain data. Targets (the docker components, later a compose renderer)
+translate it; tests check it directly. Secure choices are the defaults, so a
+spec has to say so explicitly to loosen one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+NETWORKS = ("edge", "backend", "monitoring")
+"""Logical networks. `backend` and `monitoring` are internal: no route out."""
+
+INTERNAL_NETWORKS = frozenset({"backend", "monitoring"})
+
+
+def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A command run inside the container; exit 0 means healthy."""
+
+    test: tuple[str, ...]
+    interval_s: int = 5
+    timeout_s: int = 3
+    retries: int = 5
+    # Engine 20.10 has no start_interval: a short interval plus a grace period instead.
+    start_period_s: int = 10
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A container port published on the host. Only the edge may have these."""
+
+    container_port: int
+    host_port: int
+    host_ip: str = "127.0.0.1"
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """A named volume mounted into the container; `volume` names a stack volume."""
+
+    volume: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service: image, how it runs, where it is reachable, how it is checked."""
+
+    name: str
+    image: str
+    user: str
+    healthcheck: HealthCheck
+    networks: tuple[str, ...]
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=_frozen)
+    ports: tuple[PublishedPort, ...] = ()
+    mounts: tuple[VolumeMount, ...] = ()
+    tmpfs: Mapping[str, str] = field(default_factory=_frozen)
+    read_only: bool = True
+    cap_add: tuple[str, ...] = ()
+    memory_mb: int = 256
+    processes: int = 256
+    restart: str = "unless-stopped"
+    labels: Mapping[str, str] = field(default_factory=_frozen)
+
+    def __post_init__(self) -> None:
+        if not self.name.replace("-", "").isalnum() or not self.name.islower():
+            raise ValueError(f"service name {self.name!r}: use lowercase letters, digits and '-'")
+        if self.user in ("", "0", "root") or self.user.startswith(("0:", "root:")):
+            raise ValueError(f"service {self.name!r}: user {self.user!r} is root; give a uid:gid")
+        unknown = set(self.networks) - set(NETWORKS)
+        if unknown or not self.networks:
+            raise ValueError(
+                f"service {self.name!r}: networks {sorted(unknown) or '[]'} "
+                f"are not among {NETWORKS}"
+            )
+        # Freeze mappings given as plain dicts so a spec can never change after creation.
+        for name in ("env", "tmpfs", "labels"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @property
+    def volumes(self) -> tuple[str, ...]:
+        """Names of the stack volumes this service needs."""
+        return tuple(m.volume for m in self.mounts)

@@ -1,0 +1,109 @@
+"""Run the Hearth program through Pulumi's Automation API.
+
+The program runs inline (in this process), so the Pulumi CLI needs no separate
+Python language host. State lives in the DIY file backend under `.state/`, and
+the secrets passphrase is generated once into `.pulumi-passphrase` (mode 0600);
+both are git-ignored and belong to this machine.
+
+The committed `stacks/Pulumi.<stack>.yaml` holds a stack's plain settings. The
+workspace's own copy under `.state/` adds what is machine-local: the passphrase
+salt and secret values. Plain settings are copied over on every run, so the
+committed file stays the single source of truth for them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from hearth.settings import PROJECT, Settings, SettingsError, parse_settings
+
+__all__ = ["SettingsError", "check_settings", "select_stack"]
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".state"
+WORKSPACE_DIR = STATE_DIR / "workspace"
+PASSPHRASE_FILE = ROOT / ".pulumi-passphrase"
+
+
+def stack_file(stack: str) -> Path:
+    return ROOT / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def committed_config(stack: str) -> dict[str, Any]:
+    path = stack_file(stack)
+    if not path.is_file():
+        known = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            for p in (ROOT / "stacks").glob("Pulumi.*.yaml")
+        )
+        raise SystemExit(f"unknown stack {stack!r}: {path} is missing (stacks here: {known})")
+    doc = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, Any] = doc.get("config") or {}
+    return config
+
+
+def check_settings(stack: str) -> Settings:
+    """Validate the committed config before Pulumi is even started."""
+    plain = {k: v for k, v in committed_config(stack).items() if not isinstance(v, dict)}
+    return parse_settings({k: str(v) for k, v in plain.items()}, stack=stack)
+
+
+def ensure_passphrase() -> None:
+    if not PASSPHRASE_FILE.exists():
+        fd = os.open(PASSPHRASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    os.environ["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(PASSPHRASE_FILE)
+    os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
+
+
+def sync_config(stack: str, config_from: str) -> None:
+    """Write the workspace's stack file: committed plain settings + local secrets and salt."""
+    local_path = WORKSPACE_DIR / f"Pulumi.{stack}.yaml"
+    local: dict[str, Any] = {}
+    if local_path.is_file():
+        local = yaml.safe_load(local_path.read_text()) or {}
+    secure = {k: v for k, v in (local.get("config") or {}).items() if isinstance(v, dict)}
+    merged: dict[str, Any] = {k: v for k, v in local.items() if k != "config"}
+    merged["config"] = {**committed_config(config_from), **secure}
+    local_path.write_text(yaml.safe_dump(merged, sort_keys=True))
+
+
+def select_stack(stack: str, config_from: str | None = None) -> auto.Stack:
+    """Create or select `stack` with the inline program, ready to run.
+
+    `config_from` names the committed stack file to use when it is not `stack`'s
+    own (tests deploy a throwaway stack with the `local` settings).
+    """
+    from hearth.program import main  # the program imports pulumi_docker; load it only here
+
+    config_from = config_from or stack
+    check_settings(config_from)
+    ensure_passphrase()
+    WORKSPACE_DIR.mkdir(parents=True, exist_ok=True)
+    sync_config(stack, config_from)
+    project = auto.ProjectSettings(
+        name=PROJECT,
+        runtime="python",
+        backend=auto.ProjectBackend(url=STATE_DIR.as_uri()),
+    )
+    opts = auto.LocalWorkspaceOptions(
+        work_dir=str(WORKSPACE_DIR),
+        project_settings=project,
+        secrets_provider="passphrase",
+        env_vars={
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            # Dynamic providers run `python -m pulumi.dynamic`: use this venv's python.
+            "PULUMI_PYTHON_CMD": sys.executable,
+        },
+    )
+    return auto.create_or_select_stack(
+        stack_name=stack, project_name=PROJECT, program=main, opts=opts
+    )

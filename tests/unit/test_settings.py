@@ -1,0 +1,85 @@
+"""Stack config validation: bad input is named, with the fix, before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hearth.settings import Settings, SettingsError, parse_settings
+
+STACKS = Path(__file__).resolve().parents[2] / "stacks"
+
+
+def test_defaults_are_the_safe_local_ones() -> None:
+    s = parse_settings({})
+    assert (s.platform, str(s.bind_address), s.http_port) == ("local", "127.0.0.1", 8080)
+
+
+def test_string_values_from_pulumi_config_are_converted() -> None:
+    assert parse_settings({"hearth:httpPort": "9000"}).http_port == 9000
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("hearth:httpPort", "0", "greater than or equal to 1"),
+        ("hearth:httpPort", "65536", "less than or equal to 65535"),
+        ("hearth:httpPort", "http", "valid integer"),
+        ("hearth:bindAddress", "localhost", "IPv4"),
+        ("hearth:platform", "windows", "'local', 'linux', 'wsl2' or 'truenas'"),
+    ],
+)
+def test_bad_value_names_the_key_the_value_and_the_fix(key: str, value: str, needle: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_settings({key: value}, stack="local")
+    message = str(err.value)
+    assert key in message
+    assert repr(value) in message
+    assert needle in message
+    assert f"pulumi config set {key} <value> --stack local" in message
+
+
+def test_unknown_key_is_refused_with_the_known_ones_listed() -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_settings({"hearth:httpPrt": "80"}, stack="local")
+    message = str(err.value)
+    assert "hearth:httpPrt: unknown setting" in message
+    assert "httpPort" in message
+    assert "pulumi config rm hearth:httpPrt --stack local" in message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_settings({"hearth:httpPort": "-1", "hearth:bindAddress": "x"})
+    assert "hearth:httpPort" in str(err.value)
+    assert "hearth:bindAddress" in str(err.value)
+
+
+def test_other_namespaces_are_left_to_their_owners() -> None:
+    assert parse_settings({"docker:host": "unix:///var/run/docker.sock"}) == Settings()
+
+
+def test_settings_are_frozen() -> None:
+    s = parse_settings({})
+    with pytest.raises(ValueError, match="frozen"):
+        s.http_port = 1
+
+
+def test_committed_stack_files_are_valid() -> None:
+    files = sorted(STACKS.glob("Pulumi.*.yaml"))
+    assert files
+    for path in files:
+        config = yaml.safe_load(path.read_text())["config"]
+        parse_settings({k: str(v) for k, v in config.items()}, stack=path.stem)
+
+
+def test_every_setting_is_declared_in_the_project_file() -> None:
+    project = yaml.safe_load((STACKS.parent / "Pulumi.yaml").read_text())
+    declared = project["config"]
+    for name, field in Settings.model_fields.items():
+        key = field.alias or name
+        assert key in declared, f"{key} is not declared in Pulumi.yaml"
+        assert {"type", "description", "default"} <= set(declared[key])
+        assert str(declared[key]["default"]) == str(field.default)
