@@ -7,17 +7,34 @@ key and says how to fix it, and nothing is touched.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from ipaddress import IPv4Address
-from typing import Annotated, Any, Literal
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
+
+from hearth.secrets import GENERATED
 
 PROJECT = "hearth"
 
 Platform = Literal["local", "linux", "wsl2", "truenas"]
 Port = Annotated[int, Field(ge=1, le=65535)]
+HostName = Annotated[
+    str, Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+]
+ZfsName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")]
+
+SECRET_KEYS = ("truenasApiKey", *GENERATED)
+"""Keys held only as Pulumi secrets: read by the program with require_secret, never here."""
+
+DEFAULT_DATA_ROOT = {"linux": "/srv/hearth", "wsl2": "/srv/hearth"}
+"""Where data lives when the platform keeps it in host paths and the stack says nothing."""
+
+WINDOWS_DRIVE = re.compile(r"^/mnt/[a-zA-Z](/|$)")
 
 
 class SettingsError(ValueError):
@@ -37,10 +54,84 @@ class Settings(BaseModel):
     """Host address the edge publishes on: loopback on `local`, a LAN address elsewhere."""
     http_port: Port = 8080
     """Host port of the edge's HTTP endpoint."""
+    https_port: Port = 8443
+    """Host port of the edge's HTTPS endpoint."""
+    domain: HostName | None = None
+    """Public DNS name of the platform. Set: certificates from ACME. Unset: internal CA."""
+    acme_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    """Contact address given to the ACME CA (only with `domain`)."""
+    app_replicas: Annotated[int, Field(ge=1, le=8)] = 2
+    """How many app containers the edge balances across."""
+    registration_open: bool = True
+    """Whether anyone may register an account; off, only admins create users."""
+    data_root: str | None = None
+    """Host directory for data on linux and wsl2 (default /srv/hearth); `local` uses volumes."""
+    truenas_url: Annotated[str, Field(pattern=r"^wss?://[^/\s]+(/.*)?$")] | None = None
+    """TrueNAS middleware WebSocket URL, e.g. wss://nas.lan/api/current (truenas only)."""
+    truenas_pool: ZfsName | None = None
+    """ZFS pool that holds the stack's datasets under /mnt/<pool>/<stack> (truenas only)."""
+
+    @model_validator(mode="after")
+    def _platform_rules(self) -> Self:
+        problems: dict[str, str] = {}
+        if self.platform == "local" and not self.bind_address.is_loopback:
+            problems["bindAddress"] = (
+                f"the local stack publishes on loopback only, got {self.bind_address}; "
+                "use the linux stack to serve the LAN"
+            )
+        if self.https_port == self.http_port:
+            problems["httpsPort"] = f"must differ from httpPort ({self.http_port})"
+        if self.acme_email and not self.domain:
+            problems["acmeEmail"] = "only meaningful with hearth:domain set"
+        if self.data_root is not None:
+            path = PurePosixPath(self.data_root)
+            if self.platform in ("local", "truenas"):
+                problems["dataRoot"] = (
+                    f"not used on {self.platform} (local: Docker volumes; truenas: "
+                    "/mnt/<truenasPool>/<stack>); remove it"
+                )
+            elif not path.is_absolute() or ".." in path.parts:
+                problems["dataRoot"] = f"must be an absolute path without '..', got {self.data_root!r}"
+            elif self.platform == "wsl2" and WINDOWS_DRIVE.match(self.data_root):
+                problems["dataRoot"] = (
+                    f"{self.data_root!r} is on a Windows drive (DrvFs): slow, and its permissions "
+                    "cannot satisfy PostgreSQL; use a path on the distro's ext4 disk such as /srv/hearth"
+                )
+        if self.platform == "truenas":
+            for key in ("truenas_url", "truenas_pool"):
+                if getattr(self, key) is None:
+                    problems[to_camel(key)] = "required on the truenas platform"
+        if problems:
+            raise _PlatformRuleError(problems)
+        return self
+
+    @property
+    def host_data_root(self) -> str | None:
+        """Host directory under which services keep their data, or None for volumes."""
+        if self.platform in DEFAULT_DATA_ROOT:
+            return self.data_root or DEFAULT_DATA_ROOT[self.platform]
+        return None
 
 
-def _config_key(loc: tuple[int | str, ...]) -> str:
-    return f"{PROJECT}:{loc[0]}" if loc else PROJECT
+class _PlatformRuleError(ValueError):
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
+def _coerce(value: Any) -> Any:
+    """Pulumi hands every config value over as a string; objects and lists as JSON.
+
+    An empty string is "not set": Pulumi.yaml declares optional keys with default "".
+    """
+    if value == "":
+        return None
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def parse_settings(config: Mapping[str, Any], stack: str = "<stack>") -> Settings:
@@ -49,25 +140,35 @@ def parse_settings(config: Mapping[str, Any], stack: str = "<stack>") -> Setting
     Keys of other namespaces (providers' own config) are left alone.
     """
     prefix = f"{PROJECT}:"
-    ours = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+    ours = {
+        k[len(prefix) :]: _coerce(v)
+        for k, v in config.items()
+        if k.startswith(prefix) and k[len(prefix) :] not in SECRET_KEYS
+    }
+    fix_set = "Fix it with: pulumi config set {key} <value> --stack {stack}"
     try:
         return Settings.model_validate(ours)
     except ValidationError as exc:
-        problems = []
+        lines = []
         for err in exc.errors():
-            key = _config_key(err["loc"])
+            # Cross-key rules arrive wrapped, one error naming several keys.
+            if isinstance(err.get("ctx", {}).get("error"), _PlatformRuleError):
+                rule: _PlatformRuleError = err["ctx"]["error"]
+                lines += [
+                    f"{PROJECT}:{k}: {msg}. " + fix_set.format(key=f"{PROJECT}:{k}", stack=stack)
+                    for k, msg in rule.problems.items()
+                ]
+                continue
+            key = f"{PROJECT}:{err['loc'][0]}" if err["loc"] else PROJECT
             if err["type"] == "extra_forbidden":
                 known = ", ".join(sorted(f.alias or n for n, f in Settings.model_fields.items()))
-                problems.append(
+                lines.append(
                     f"{key}: unknown setting. Known settings: {known}. "
                     f"Remove it with: pulumi config rm {key} --stack {stack}"
                 )
             else:
-                got = err.get("input")
-                problems.append(
-                    f"{key}: {err['msg']} (got {got!r}). "
-                    f"Fix it with: pulumi config set {key} <value> --stack {stack}"
+                lines.append(
+                    f"{key}: {err['msg']} (got {err.get('input')!r}). "
+                    + fix_set.format(key=key, stack=stack)
                 )
-        raise SettingsError(
-            f"invalid configuration of stack {stack!r}:\n  " + "\n  ".join(problems)
-        ) from None
+    raise SettingsError(f"invalid configuration of stack {stack!r}:\n  " + "\n  ".join(lines))

@@ -7,6 +7,7 @@ spec has to say so explicitly to loosen one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -53,6 +54,18 @@ class VolumeMount:
 
 
 @dataclass(frozen=True)
+class SecretFile:
+    """A secret the service reads from a file; its `*_FILE` variable points at `target`.
+
+    `name` is the stack-wide secret (see hearth.secrets); targets decide how the file
+    gets there (a read-only bind mount of a 0400 file owned by the service's uid).
+    """
+
+    name: str
+    target: str
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service: image, how it runs, where it is reachable, how it is checked."""
 
@@ -65,7 +78,12 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=_frozen)
     ports: tuple[PublishedPort, ...] = ()
     mounts: tuple[VolumeMount, ...] = ()
+    secrets: tuple[SecretFile, ...] = ()
     tmpfs: Mapping[str, str] = field(default_factory=_frozen)
+    depends_on: tuple[str, ...] = ()
+    """Services that must be healthy before this one starts."""
+    one_shot: bool = False
+    """Runs to completion (migrations, bootstrap) instead of staying up."""
     read_only: bool = True
     cap_add: tuple[str, ...] = ()
     memory_mb: int = 256
@@ -76,8 +94,10 @@ class ServiceSpec:
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").isalnum() or not self.name.islower():
             raise ValueError(f"service name {self.name!r}: use lowercase letters, digits and '-'")
-        if self.user in ("", "0", "root") or self.user.startswith(("0:", "root:")):
-            raise ValueError(f"service {self.name!r}: user {self.user!r} is root; give a uid:gid")
+        if not re.fullmatch(r"[1-9][0-9]*:[0-9]+", self.user):
+            raise ValueError(
+                f"service {self.name!r}: user {self.user!r} must be a non-root numeric uid:gid"
+            )
         unknown = set(self.networks) - set(NETWORKS)
         if unknown or not self.networks:
             raise ValueError(
@@ -87,6 +107,10 @@ class ServiceSpec:
         # Freeze mappings given as plain dicts so a spec can never change after creation.
         for name in ("env", "tmpfs", "labels"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @property
+    def uid(self) -> int:
+        return int(self.user.split(":")[0])
 
     @property
     def volumes(self) -> tuple[str, ...]:

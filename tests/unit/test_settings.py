@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hearth.settings import Settings, SettingsError, parse_settings
+from hearth.settings import SECRET_KEYS, Settings, SettingsError, parse_settings
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 
@@ -75,11 +75,48 @@ def test_committed_stack_files_are_valid() -> None:
         parse_settings({k: str(v) for k, v in config.items()}, stack=path.stem)
 
 
-def test_every_setting_is_declared_in_the_project_file() -> None:
+def test_every_setting_is_declared_in_the_project_file_with_the_same_default() -> None:
     project = yaml.safe_load((STACKS.parent / "Pulumi.yaml").read_text())
     declared = project["config"]
-    for name, field in Settings.model_fields.items():
-        key = field.alias or name
-        assert key in declared, f"{key} is not declared in Pulumi.yaml"
-        assert {"type", "description", "default"} <= set(declared[key])
-        assert str(declared[key]["default"]) == str(field.default)
+    fields = {(f.alias or n): f for n, f in Settings.model_fields.items()}
+    assert set(declared) == set(fields) | set(SECRET_KEYS)
+    for key, spec in declared.items():
+        assert {"type", "description", "default"} <= set(spec), key
+        if key in fields:
+            default = fields[key].default
+            assert str(spec["default"]) == ("" if default is None else str(default)), key
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "needle"),
+    [
+        ({"hearth:platform": "wsl2", "hearth:dataRoot": "/mnt/c/hearth"}, "dataRoot", "Windows drive"),
+        ({"hearth:platform": "wsl2", "hearth:dataRoot": "/mnt/D"}, "dataRoot", "Windows drive"),
+        ({"hearth:platform": "linux", "hearth:dataRoot": "srv/x"}, "dataRoot", "absolute"),
+        ({"hearth:dataRoot": "/srv/x"}, "dataRoot", "not used on local"),
+        ({"hearth:bindAddress": "192.168.1.10"}, "bindAddress", "loopback only"),
+        ({"hearth:httpsPort": "8080"}, "httpsPort", "must differ"),
+        ({"hearth:acmeEmail": "ops@example.org"}, "acmeEmail", "domain"),
+        ({"hearth:platform": "truenas"}, "truenasPool", "required on the truenas platform"),
+    ],
+)
+def test_platform_rules_name_the_key(config: dict[str, str], key: str, needle: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_settings(config, stack="s")
+    line = next(x for x in str(err.value).splitlines() if f"hearth:{key}:" in x)
+    assert needle in line
+    assert f"pulumi config set hearth:{key} <value> --stack s" in line
+
+
+def test_wsl2_accepts_a_path_on_the_distro_disk_and_defaults_to_srv() -> None:
+    assert parse_settings({"hearth:platform": "wsl2"}).host_data_root == "/srv/hearth"
+    custom = parse_settings({"hearth:platform": "wsl2", "hearth:dataRoot": "/mnt/data-disk"})
+    assert custom.host_data_root == "/mnt/data-disk"
+
+
+def test_empty_string_means_unset_as_pulumi_yaml_defaults_say() -> None:
+    assert parse_settings({"hearth:domain": "", "hearth:dataRoot": ""}).domain is None
+
+
+def test_secret_keys_are_not_settings() -> None:
+    assert parse_settings({"hearth:truenasApiKey": "k"}) == Settings()

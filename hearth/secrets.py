@@ -1,0 +1,25 @@
+"""The secrets a stack needs, generated once per machine and kept as Pulumi secrets.
+
+`make up` fills in any that are missing (hearth.workspace.ensure_secrets) before the
+program runs; the program reads them with `require_secret`, so they stay encrypted
+in state and reach containers only as files.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+GENERATED = {
+    "postgresPassword": "PostgreSQL superuser (postgres)",
+    "appDbPassword": "PostgreSQL role `app`, owner of the app's database only",
+    "redisPassword": "Redis/Valkey `default` user",
+    "natsPassword": "NATS user `app`",
+    "minioRootPassword": "MinIO root user (bootstrap only; the app gets a scoped key)",
+    "adminPassword": "the platform's first admin account",
+}
+"""Config key (under `hearth:`) → what it protects."""
+
+
+def new_secret() -> str:
+    """32 random bytes, URL-safe: valid in every service's config and connection strings."""
+    return secrets.token_urlsafe(32)
