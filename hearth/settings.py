@@ -91,11 +91,14 @@ class Settings(BaseModel):
                     "/mnt/<truenasPool>/<stack>); remove it"
                 )
             elif not path.is_absolute() or ".." in path.parts:
-                problems["dataRoot"] = f"must be an absolute path without '..', got {self.data_root!r}"
+                problems["dataRoot"] = (
+                    f"must be an absolute path without '..', got {self.data_root!r}"
+                )
             elif self.platform == "wsl2" and WINDOWS_DRIVE.match(self.data_root):
                 problems["dataRoot"] = (
-                    f"{self.data_root!r} is on a Windows drive (DrvFs): slow, and its permissions "
-                    "cannot satisfy PostgreSQL; use a path on the distro's ext4 disk such as /srv/hearth"
+                    f"{self.data_root!r} is on a Windows drive (DrvFs): slow, and its "
+                    "permissions cannot satisfy PostgreSQL; use a path on the distro's ext4 "
+                    "disk such as /srv/hearth"
                 )
         if self.platform == "truenas":
             for key in ("truenas_url", "truenas_pool"):

@@ -8,7 +8,7 @@ spec has to say so explicitly to loosen one.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -116,3 +116,27 @@ class ServiceSpec:
     def volumes(self) -> tuple[str, ...]:
         """Names of the stack volumes this service needs."""
         return tuple(m.volume for m in self.mounts)
+
+
+def in_start_order(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:
+    """Specs sorted so each comes after everything it depends on.
+
+    Raises ValueError naming an unknown dependency or the services in a cycle.
+    """
+    by_name = {s.name: s for s in specs}
+    for s in specs:
+        unknown = [d for d in s.depends_on if d not in by_name]
+        if unknown:
+            raise ValueError(f"service {s.name!r} depends on unknown services {unknown}")
+    ordered: list[ServiceSpec] = []
+    placed: set[str] = set()
+    pending = list(specs)
+    while pending:
+        ready = [s for s in pending if set(s.depends_on) <= placed]
+        if not ready:
+            raise ValueError(f"dependency cycle among {sorted(s.name for s in pending)}")
+        for s in ready:
+            ordered.append(s)
+            placed.add(s.name)
+        pending = [s for s in pending if s.name not in placed]
+    return ordered

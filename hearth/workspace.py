@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from hearth.secrets import GENERATED, new_secret
 from hearth.settings import PROJECT, Settings, SettingsError, parse_settings
 
 __all__ = ["SettingsError", "check_settings", "select_stack"]
@@ -104,6 +105,24 @@ def select_stack(stack: str, config_from: str | None = None) -> auto.Stack:
             "PULUMI_PYTHON_CMD": sys.executable,
         },
     )
-    return auto.create_or_select_stack(
+    selected = auto.create_or_select_stack(
         stack_name=stack, project_name=PROJECT, program=main, opts=opts
     )
+    ensure_secrets(selected)
+    return selected
+
+
+def ensure_secrets(stack: auto.Stack) -> list[str]:
+    """Generate each secret the stack lacks, once; returns the keys it generated.
+
+    They are stored encrypted in the workspace's stack file, so they survive every
+    later run and never appear in the committed one.
+    """
+    present = stack.get_all_config()
+    created = []
+    for key in GENERATED:
+        full = f"{PROJECT}:{key}"
+        if full not in present or not present[full].value:
+            stack.set_config(full, auto.ConfigValue(value=new_secret(), secret=True))
+            created.append(key)
+    return created

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
 from components.docker.service import Service, ServiceArgs
-from hearth.settings import Settings
-from hearth.specs import INTERNAL_NETWORKS, NETWORKS, ServiceSpec
+from hearth.specs import INTERNAL_NETWORKS, NETWORKS, ServiceSpec, in_start_order
 
 
-def deploy(prefix: str, settings: Settings, specs: Sequence[ServiceSpec]) -> dict[str, Service]:
+def deploy(
+    prefix: str,
+    specs: Sequence[ServiceSpec],
+    secrets: Mapping[str, pulumi.Input[str]],
+    secrets_dir: str,
+) -> dict[str, Service]:
     """Declare every resource of the stack; returns the services by name."""
     stack = pulumi.get_stack()
     networks = {
@@ -34,10 +38,17 @@ def deploy(prefix: str, settings: Settings, specs: Sequence[ServiceSpec]) -> dic
         )
         for vol in sorted({v for spec in specs for v in spec.volumes})
     }
-    return {
-        spec.name: Service(
+    deployed: dict[str, Service] = {}
+    for spec in in_start_order(specs):
+        deployed[spec.name] = Service(
             f"{prefix}-{spec.name}",
-            ServiceArgs(spec=spec, networks=networks, volumes=volumes),
+            ServiceArgs(
+                spec=spec,
+                networks=networks,
+                volumes=volumes,
+                secrets=secrets,
+                secrets_dir=secrets_dir,
+                after=[deployed[d].container for d in spec.depends_on],
+            ),
         )
-        for spec in specs
-    }
+    return deployed

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TypedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_docker as docker
 
-from hearth.specs import ServiceSpec
+from components.docker.secret_file import SecretFile
+from hearth.specs import HealthCheck, ServiceSpec
 
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 """Rotation for the `local` log driver, set per container so it holds on any daemon."""
@@ -21,10 +23,35 @@ class ServiceArgs(TypedDict):
     """Stack networks by logical name; the spec's networks must all be here."""
     volumes: Mapping[str, docker.Volume]
     """Stack volumes by logical name; the spec's mounts must all be here."""
+    secrets: NotRequired[Mapping[str, pulumi.Input[str]]]
+    """Secret values by name; the spec's secrets must all be here."""
+    secrets_dir: NotRequired[str]
+    """Host directory for this stack's secret files (required when the spec has secrets)."""
+    after: NotRequired[Sequence[pulumi.Resource]]
+    """Resources that must be complete first: the services this one depends on."""
 
 
 def _seconds(value: int) -> str:
     return f"{value}s"
+
+
+def _healthcheck(hc: HealthCheck | None) -> docker.ContainerHealthcheckArgs | None:
+    if hc is None:
+        return None
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *hc.test],
+        interval=_seconds(hc.interval_s),
+        timeout=_seconds(hc.timeout_s),
+        retries=hc.retries,
+        start_period=_seconds(hc.start_period_s),
+    )
+
+
+def _wait_timeout(hc: HealthCheck | None) -> int:
+    """Long enough for the healthcheck to have passed if it ever will, plus slack."""
+    if hc is None:
+        return 60
+    return hc.start_period_s + hc.retries * (hc.interval_s + hc.timeout_s) + 30
 
 
 class Service(pulumi.ComponentResource):
@@ -46,14 +73,29 @@ class Service(pulumi.ComponentResource):
     ) -> None:
         super().__init__("hearth:service:Service", name, None, opts)
         spec = args["spec"]
-        missing_nets = [n for n in spec.networks if n not in args["networks"]]
-        missing_vols = [v for v in spec.volumes if v not in args["volumes"]]
-        if missing_nets or missing_vols:
+        secret_values = args.get("secrets", {})
+        missing = {
+            "networks": [n for n in spec.networks if n not in args["networks"]],
+            "volumes": [v for v in spec.volumes if v not in args["volumes"]],
+            "secrets": [s.name for s in spec.secrets if s.name not in secret_values],
+        }
+        if any(missing.values()):
             raise ValueError(
-                f"service {spec.name!r} needs networks {missing_nets} and volumes {missing_vols} "
-                "that the stack does not declare"
+                f"service {spec.name!r} needs what the stack does not declare: "
+                + ", ".join(f"{kind} {names}" for kind, names in missing.items() if names)
             )
+        if spec.secrets and "secrets_dir" not in args:
+            raise ValueError(f"service {spec.name!r} has secrets but no secrets_dir was given")
 
+        secret_files = [
+            SecretFile(
+                f"{name}-{secret.name}",
+                path=str(Path(args["secrets_dir"]) / spec.name / secret.name),
+                content=secret_values[secret.name],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for secret in spec.secrets
+        ]
         hc = spec.healthcheck
         self.container = docker.Container(
             name,
@@ -73,19 +115,17 @@ class Service(pulumi.ComponentResource):
                 docker.ContainerUlimitArgs(name="nproc", soft=spec.processes, hard=spec.processes)
             ],
             init=True,
-            restart=spec.restart,
             log_driver="local",
             log_opts=LOG_OPTS,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", *hc.test],
-                interval=_seconds(hc.interval_s),
-                timeout=_seconds(hc.timeout_s),
-                retries=hc.retries,
-                start_period=_seconds(hc.start_period_s),
-            ),
-            # `pulumi up` returns only once the container is healthy, not merely started.
-            wait=True,
-            wait_timeout=hc.start_period_s + hc.retries * hc.interval_s + 30,
+            healthcheck=_healthcheck(hc),
+            # A long-running service counts as created once it is healthy, not merely
+            # started; a one-shot once it has exited (non-zero fails the update). That
+            # is what makes `after` mean "ready", not just "declared earlier".
+            restart="no" if spec.one_shot else spec.restart,
+            must_run=not spec.one_shot,
+            attach=spec.one_shot,
+            wait=hc is not None and not spec.one_shot,
+            wait_timeout=_wait_timeout(hc),
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(
                     name=args["networks"][n].name, aliases=[spec.name]
@@ -111,13 +151,23 @@ class Service(pulumi.ComponentResource):
                 )
                 for m in spec.mounts
             ]
+            + [
+                docker.ContainerMountArgs(
+                    type="bind", source=f.path, target=secret.target, read_only=True
+                )
+                for f, secret in zip(secret_files, spec.secrets, strict=True)
+            ]
             or None,
             labels=[
                 docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())
             ]
             or None,
             # A published port cannot be held by two containers: delete the old one first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=bool(spec.ports)),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                delete_before_replace=bool(spec.ports),
+                depends_on=[*args.get("after", ()), *secret_files],
+            ),
         )
         self.container_name = self.container.name
         self.register_outputs({"container_name": self.container_name})
