@@ -45,11 +45,17 @@ outputs: ## Print STACK's outputs (secrets masked)
 	@$(PY) -m hearth.cli outputs --stack $(STACK)
 
 .PHONY: lint
-lint: ## ruff, mypy, hadolint, actionlint
+lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 	@echo "==> ruff"; .venv/bin/ruff check $(PY_SOURCES); .venv/bin/ruff format --check $(PY_SOURCES)
 	@echo "==> mypy"; .venv/bin/mypy $(PY_SOURCES)
 	@echo "==> actionlint"; $(ACTIONLINT) -color .github/workflows/*.yml
 
 .PHONY: test
-test: setup lint ## Everything CI runs: lint, unit, image, app and host tests
-	@echo "==> platform tests"; .venv/bin/pytest
+test: setup lint ## Everything CI runs: lint, unit, image, app, platform and host tests
+	@echo "==> platform unit, engine, image and TrueNAS tests"; .venv/bin/pytest tests --ignore=tests/e2e
+	@bash tools/test-app.sh
+	@bash tools/test-ansible.sh
+
+.PHONY: e2e
+e2e: setup ## Real `pulumi up` of a throwaway local stack (needs the docker plugin)
+	@.venv/bin/pytest tests/e2e
