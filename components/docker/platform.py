@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
+from components.docker import images
 from components.docker.service import Service, ServiceArgs
 from hearth.specs import INTERNAL_NETWORKS, NETWORKS, ServiceSpec, in_start_order
 
@@ -16,8 +17,13 @@ def deploy(
     specs: Sequence[ServiceSpec],
     secrets: Mapping[str, pulumi.Input[str]],
     secrets_dir: str,
+    resolve_image: Callable[[str], str] | None = None,
 ) -> dict[str, Service]:
-    """Declare every resource of the stack; returns the services by name."""
+    """Declare every resource of the stack; returns the services by name.
+
+    `resolve_image` pins each spec's image tag to an id (default: ask the engine).
+    """
+    resolve = resolve_image or images.local_image_id
     stack = pulumi.get_stack()
     networks = {
         net: docker.Network(
@@ -44,6 +50,7 @@ def deploy(
             f"{prefix}-{spec.name}",
             ServiceArgs(
                 spec=spec,
+                image=resolve(spec.image),
                 networks=networks,
                 volumes=volumes,
                 secrets=secrets,

@@ -19,6 +19,8 @@ LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 class ServiceArgs(TypedDict):
     spec: ServiceSpec
     """What to run; see hearth.specs."""
+    image: str
+    """The image to run: the spec's image pinned to an id (components.docker.images)."""
     networks: Mapping[str, docker.Network]
     """Stack networks by logical name; the spec's networks must all be here."""
     volumes: Mapping[str, docker.Volume]
@@ -100,7 +102,7 @@ class Service(pulumi.ComponentResource):
         self.container = docker.Container(
             name,
             name=name,
-            image=spec.image,
+            image=args["image"],
             command=list(spec.command) or None,
             envs=[f"{k}={v}" for k, v in sorted(spec.env.items())] or None,
             user=spec.user,

@@ -45,6 +45,10 @@ class Recorder(pulumi.runtime.Mocks):
         return [r for r in self.resources if r.type == typ]
 
 
+def fake_image_id(tag: str) -> str:
+    return "sha256:" + tag.replace("/", "-").replace(":", "-")
+
+
 def fake_secret(key: str) -> str:
     """A recognisable value per generated secret, to prove none leaks into a resource."""
     return f"fake-secret-{key}-0123456789"
@@ -55,6 +59,7 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
 
     The generated secrets are set as `make up` would have set them.
     """
+    from components.docker import images
     from hearth.program import main
     from hearth.secrets import GENERATED
 
@@ -68,5 +73,11 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
         pulumi.runtime.register_stack_transformation(recorder.note_options)
         main()
 
-    run()
+    # No engine under mocks: pin every tag to a stable fake id derived from it.
+    real = images.local_image_id
+    images.local_image_id = fake_image_id
+    try:
+        run()
+    finally:
+        images.local_image_id = real
     return recorder

@@ -90,7 +90,7 @@ def test_every_setting_is_declared_in_the_project_file_with_the_same_default() -
 @pytest.mark.parametrize(
     ("config", "key", "needle"),
     [
-        ({"hearth:platform": "wsl2", "hearth:dataRoot": "/mnt/c/hearth"}, "dataRoot", "Windows drive"),
+        ({"hearth:platform": "wsl2", "hearth:dataRoot": "/mnt/c/x"}, "dataRoot", "Windows drive"),
         ({"hearth:platform": "wsl2", "hearth:dataRoot": "/mnt/D"}, "dataRoot", "Windows drive"),
         ({"hearth:platform": "linux", "hearth:dataRoot": "srv/x"}, "dataRoot", "absolute"),
         ({"hearth:dataRoot": "/srv/x"}, "dataRoot", "not used on local"),
