@@ -10,6 +10,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from hearth.secrets import GENERATED
 from hearth.services import services
 from hearth.settings import PROJECT, Settings, parse_settings
+from hearth.specs import ServiceSpec
 
 STATE_DIR = Path(__file__).resolve().parent.parent / ".state"
 
@@ -34,8 +35,31 @@ def main() -> None:
     config = pulumi.Config(PROJECT)
     secrets = {key: config.require_secret(key) for key in GENERATED}
 
+    if settings.platform == "truenas":
+        deploy_truenas(prefix, settings, specs, secrets, config)
+        return
+
     from components.docker.platform import deploy
 
     deployed = deploy(prefix, specs, secrets, secrets_dir(settings, stack))
     pulumi.export("endpoint", f"http://{settings.bind_address}:{settings.http_port}/")
     pulumi.export("containers", {name: svc.container_name for name, svc in deployed.items()})
+
+
+def deploy_truenas(
+    prefix: str,
+    settings: Settings,
+    specs: tuple[ServiceSpec, ...],
+    secrets: dict[str, pulumi.Output[str]],
+    config: pulumi.Config,
+) -> None:
+    """The truenas target: datasets, snapshot tasks, files and one custom app via its API."""
+    # The providers read the key from the stack config themselves (never a resource input);
+    # requiring it here stops a run without one before anything is touched.
+    config.require_secret("truenasApiKey")
+    from components.truenas.platform import deploy
+
+    outputs = deploy(prefix, settings, specs, secrets)
+    pulumi.export("endpoint", f"http://{settings.bind_address}:{settings.http_port}/")
+    for key, value in outputs.items():
+        pulumi.export(key, value)

@@ -16,6 +16,8 @@ GENERATED = {
     "natsPassword": "NATS user `app`",
     "minioRootPassword": "MinIO root user (bootstrap only; the app gets a scoped key)",
     "adminPassword": "the platform's first admin account",
+    "appS3SecretKey": "MinIO access key `hearth-app`, limited to the app's bucket",
+    "authKeyEncryptionSecret": "encrypts the app's token signing keys at rest in PostgreSQL",
 }
 """Config key (under `hearth:`) → what it protects."""
 

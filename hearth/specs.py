@@ -12,10 +12,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-NETWORKS = ("edge", "backend", "monitoring")
-"""Logical networks. `backend` and `monitoring` are internal: no route out."""
+NETWORKS = ("edge", "backend", "storage", "monitoring")
+"""Logical networks. All but `edge` are internal: no route out.
 
-INTERNAL_NETWORKS = frozenset({"backend", "monitoring"})
+- `edge`: the edge proxy and the app replicas (the only network with a route out).
+- `backend`: the app, the data services and the bootstrap one-shots.
+- `storage`: the edge and the S3 server only, so the edge can serve presigned URLs and
+  the console without joining `backend` (where PostgreSQL, Redis and NATS listen).
+- `monitoring`: Prometheus and what it scrapes (later).
+"""
+
+INTERNAL_NETWORKS = frozenset({"backend", "storage", "monitoring"})
+
+RESTART_POLICIES = ("no", "on-failure", "unless-stopped", "always")
+
+_CAPABILITY = re.compile(r"[A-Z][A-Z_]*[A-Z]")
 
 
 def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -66,6 +77,28 @@ class SecretFile:
 
 
 @dataclass(frozen=True)
+class ConfigFile:
+    """A non-secret file the service reads (a configuration, a script, SQL), placed at
+    `target` read-only. Its content is plain text and may appear in documents and state.
+
+    Targets place it as a read-only bind mount of a host file: Docker's copy-into-container
+    API (pulumi-docker `uploads`, Compose inline `configs`) is refused on a read-only root.
+    """
+
+    target: str
+    content: str
+    mode: int = 0o444
+
+    def __post_init__(self) -> None:
+        if not self.target.startswith("/") or ".." in self.target.split("/"):
+            raise ValueError(f"config file target {self.target!r} must be absolute, without '..'")
+        if self.mode & 0o222:
+            raise ValueError(
+                f"config file {self.target!r}: mode {self.mode:o} must not be writable"
+            )
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service: image, how it runs, where it is reachable, how it is checked."""
 
@@ -90,6 +123,8 @@ class ServiceSpec:
     processes: int = 256
     restart: str = "unless-stopped"
     labels: Mapping[str, str] = field(default_factory=_frozen)
+    files: tuple[ConfigFile, ...] = ()
+    """Non-secret files mounted read-only (configurations, scripts)."""
 
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").isalnum() or not self.name.islower():
@@ -104,6 +139,30 @@ class ServiceSpec:
                 f"service {self.name!r}: networks {sorted(unknown) or '[]'} "
                 f"are not among {NETWORKS}"
             )
+        if self.restart not in RESTART_POLICIES:
+            raise ValueError(
+                f"service {self.name!r}: restart {self.restart!r} is not among {RESTART_POLICIES}"
+            )
+        if self.one_shot and self.restart != "no":
+            raise ValueError(f"service {self.name!r}: a one-shot must have restart 'no'")
+        if self.memory_mb <= 0 or self.processes <= 0:
+            raise ValueError(f"service {self.name!r}: memory_mb and processes must be positive")
+        bad_caps = [c for c in self.cap_add if not _CAPABILITY.fullmatch(c) or c.startswith("CAP_")]
+        if bad_caps:
+            raise ValueError(
+                f"service {self.name!r}: capabilities {bad_caps} "
+                "must be names like NET_BIND_SERVICE"
+            )
+        paths = [m.target for m in self.mounts] + [s.target for s in self.secrets]
+        paths += [f.target for f in self.files] + list(self.tmpfs)
+        relative = [p for p in paths if not p.startswith("/")]
+        if relative:
+            raise ValueError(f"service {self.name!r}: paths {relative} must be absolute")
+        clashes = sorted({p for p in paths if paths.count(p) > 1})
+        if clashes:
+            raise ValueError(f"service {self.name!r}: several mounts at {clashes}")
+        if self.name in self.depends_on:
+            raise ValueError(f"service {self.name!r} depends on itself")
         # Freeze mappings given as plain dicts so a spec can never change after creation.
         for name in ("env", "tmpfs", "labels"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
@@ -113,9 +172,37 @@ class ServiceSpec:
         return int(self.user.split(":")[0])
 
     @property
+    def gid(self) -> int:
+        return int(self.user.split(":")[1])
+
+    @property
     def volumes(self) -> tuple[str, ...]:
         """Names of the stack volumes this service needs."""
         return tuple(m.volume for m in self.mounts)
+
+
+def check_catalog(specs: Sequence[ServiceSpec]) -> None:
+    """Rules that span services: unique names, known dependencies, one owner per data store,
+    one-shots that end, and ports on one service only (the edge)."""
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"service names {dupes} are used more than once")
+    for spec in specs:
+        unknown = [d for d in spec.depends_on if d not in names]
+        if unknown:
+            raise ValueError(f"service {spec.name!r} depends on unknown services {unknown}")
+    owners: dict[str, set[str]] = {}
+    for spec in specs:
+        for m in spec.mounts:
+            if not m.read_only:
+                owners.setdefault(m.volume, set()).add(spec.user)
+    shared = {v: sorted(u) for v, u in owners.items() if len(u) > 1}
+    if shared:
+        raise ValueError(f"data stores written by more than one uid:gid: {shared}")
+    publishers = [s.name for s in specs if s.ports]
+    if len(publishers) > 1:
+        raise ValueError(f"only the edge may publish ports; these do: {publishers}")
 
 
 def in_start_order(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:

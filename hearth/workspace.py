@@ -101,8 +101,10 @@ def select_stack(stack: str, config_from: str | None = None) -> auto.Stack:
         secrets_provider="passphrase",
         env_vars={
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-            # Dynamic providers run `python -m pulumi.dynamic`: use this venv's python.
+            # Dynamic providers run `python -m pulumi.dynamic`: use this venv's python,
+            # and let it import their classes (components.*) whatever the caller's cwd.
             "PULUMI_PYTHON_CMD": sys.executable,
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
         },
     )
     selected = auto.create_or_select_stack(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hearth.images import context_hash
+from hearth.images import image_ref
 from hearth.services import services
 from hearth.settings import parse_settings
 from hearth.specs import HealthCheck, ServiceSpec
@@ -54,21 +54,9 @@ def test_spec_mappings_cannot_be_changed_after_creation() -> None:
 
 def test_only_the_edge_service_publishes_ports() -> None:
     published = [s.name for s in services(parse_settings({})) if s.ports]
-    assert published == ["hello"]
-
-
-def test_image_hash_changes_with_the_build_context(tmp_path: object) -> None:
-    from pathlib import Path
-
-    root = Path(str(tmp_path))
-    (root / "svc").mkdir()
-    (root / "svc" / "Dockerfile").write_text("FROM scratch\n")
-    before = context_hash("svc", root)
-    assert before == context_hash("svc", root)
-    (root / "svc" / "extra.txt").write_text("x")
-    assert context_hash("svc", root) != before
+    assert published == ["edge"]
 
 
 def test_missing_image_context_is_named() -> None:
     with pytest.raises(FileNotFoundError, match="'nope'"):
-        context_hash("nope")
+        image_ref("nope")
