@@ -21,10 +21,10 @@ def load_settings() -> Settings:
     return parse_settings({**get_config_env(), **CONFIG.get()}, stack=pulumi.get_stack())
 
 
-def secrets_dir(settings: Settings, stack: str) -> str:
-    """Host directory of the stack's secret files: beside the data, or in .state/."""
+def files_dir(settings: Settings, stack: str) -> str:
+    """Host directory of the stack's secret and config files: beside the data, or in .state/."""
     base = Path(settings.host_data_root) if settings.host_data_root else STATE_DIR
-    return str(base / "secrets" / stack)
+    return str(base / "files" / stack)
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
 
     from components.docker.platform import deploy
 
-    deployed = deploy(prefix, specs, secrets, secrets_dir(settings, stack))
+    deployed = deploy(prefix, specs, secrets, files_dir(settings, stack))
     pulumi.export("endpoint", f"http://{settings.bind_address}:{settings.http_port}/")
     pulumi.export("containers", {name: svc.container_name for name, svc in deployed.items()})
 

@@ -16,7 +16,7 @@ def deploy(
     prefix: str,
     specs: Sequence[ServiceSpec],
     secrets: Mapping[str, pulumi.Input[str]],
-    secrets_dir: str,
+    files_dir: str,
     resolve_image: Callable[[str], str] | None = None,
 ) -> dict[str, Service]:
     """Declare every resource of the stack; returns the services by name.
@@ -54,7 +54,7 @@ def deploy(
                 networks=networks,
                 volumes=volumes,
                 secrets=secrets,
-                secrets_dir=secrets_dir,
+                files_dir=files_dir,
                 after=[deployed[d].container for d in spec.depends_on],
             ),
         )

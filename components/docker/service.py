@@ -9,7 +9,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_docker as docker
 
-from components.docker.secret_file import SecretFile
+from components.docker.host_file import HostFile
 from hearth.specs import HealthCheck, ServiceSpec
 
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
@@ -27,8 +27,8 @@ class ServiceArgs(TypedDict):
     """Stack volumes by logical name; the spec's mounts must all be here."""
     secrets: NotRequired[Mapping[str, pulumi.Input[str]]]
     """Secret values by name; the spec's secrets must all be here."""
-    secrets_dir: NotRequired[str]
-    """Host directory for this stack's secret files (required when the spec has secrets)."""
+    files_dir: NotRequired[str]
+    """Host directory for the stack's secret and config files (needed when the spec has any)."""
     after: NotRequired[Sequence[pulumi.Resource]]
     """Resources that must be complete first: the services this one depends on."""
 
@@ -86,17 +86,30 @@ class Service(pulumi.ComponentResource):
                 f"service {spec.name!r} needs what the stack does not declare: "
                 + ", ".join(f"{kind} {names}" for kind, names in missing.items() if names)
             )
-        if spec.secrets and "secrets_dir" not in args:
-            raise ValueError(f"service {spec.name!r} has secrets but no secrets_dir was given")
+        if (spec.secrets or spec.files) and "files_dir" not in args:
+            raise ValueError(f"service {spec.name!r} has files but no files_dir was given")
 
+        files_dir = Path(args["files_dir"]) / spec.name
         secret_files = [
-            SecretFile(
+            HostFile(
                 f"{name}-{secret.name}",
-                path=str(Path(args["secrets_dir"]) / spec.name / secret.name),
+                path=str(files_dir / "secrets" / secret.name),
                 content=secret_values[secret.name],
+                secret=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for secret in spec.secrets
+        ]
+        config_files = [
+            HostFile(
+                f"{name}-file{index}",
+                path=str(files_dir / "files" / str(index)),
+                content=f.content,
+                secret=False,
+                mode=f.mode,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for index, f in enumerate(spec.files)
         ]
         hc = spec.healthcheck
         self.container = docker.Container(
@@ -159,6 +172,12 @@ class Service(pulumi.ComponentResource):
                 )
                 for f, secret in zip(secret_files, spec.secrets, strict=True)
             ]
+            + [
+                docker.ContainerMountArgs(
+                    type="bind", source=f.path, target=c.target, read_only=True
+                )
+                for f, c in zip(config_files, spec.files, strict=True)
+            ]
             or None,
             labels=[
                 docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())
@@ -168,7 +187,7 @@ class Service(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 delete_before_replace=bool(spec.ports),
-                depends_on=[*args.get("after", ()), *secret_files],
+                depends_on=[*args.get("after", ()), *secret_files, *config_files],
             ),
         )
         self.container_name = self.container.name

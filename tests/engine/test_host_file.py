@@ -1,4 +1,4 @@
-"""SecretFile through the real Pulumi engine: files, modes, state encryption, updates."""
+"""HostFile through the real Pulumi engine: files, modes, state encryption, updates."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from components.docker.secret_file import SecretFile
+from components.docker.host_file import HostFile
 
 
 def stack_for(tmp_path: Path, program: Callable[[], None]) -> auto.Stack:
@@ -39,10 +39,12 @@ def secret_dir(tmp_path: Path) -> Path:
 
 def test_secret_file_lifecycle(tmp_path: Path, secret_dir: Path) -> None:
     target = secret_dir / "db" / "password"
+    conf = secret_dir / "db" / "run.sh"
     value = {"v": "s3cr3t-value-one"}
 
     def program() -> None:
-        SecretFile("pw", path=str(target), content=value["v"])
+        HostFile("pw", path=str(target), content=value["v"], secret=True)
+        HostFile("conf", path=str(conf), content="plain = 1\n", secret=False, mode=0o555)
         pulumi.export("path", str(target))
 
     stack = stack_for(tmp_path, program)
@@ -50,6 +52,7 @@ def test_secret_file_lifecycle(tmp_path: Path, secret_dir: Path) -> None:
     assert target.read_text() == "s3cr3t-value-one"
     assert stat.S_IMODE(target.stat().st_mode) == 0o444
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o555
     state_text = "".join(p.read_text() for p in (tmp_path / "state").rglob("*.json"))
     assert "s3cr3t-value-one" not in state_text, "the secret must be encrypted in state"
 
@@ -57,8 +60,9 @@ def test_secret_file_lifecycle(tmp_path: Path, secret_dir: Path) -> None:
 
     value["v"] = "s3cr3t-value-two"
     result = stack.up()
-    assert result.summary.resource_changes == {"update": 1, "same": 1}
+    assert result.summary.resource_changes == {"update": 1, "same": 2}
     assert target.read_text() == "s3cr3t-value-two"
 
     stack.destroy()
     assert not target.exists()
+    assert not conf.exists()
