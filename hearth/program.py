@@ -41,7 +41,9 @@ def main() -> None:
 
     from components.docker.platform import deploy
 
-    deployed = deploy(prefix, specs, secrets, files_dir(settings, stack))
+    deployed = deploy(
+        prefix, specs, secrets, files_dir(settings, stack), data_root=settings.host_data_root
+    )
     pulumi.export("endpoint", f"http://{settings.bind_address}:{settings.http_port}/")
     pulumi.export("containers", {name: svc.container_name for name, svc in deployed.items()})
 

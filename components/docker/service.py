@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import Literal, NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_docker as docker
@@ -16,6 +16,14 @@ LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 """Rotation for the `local` log driver, set per container so it holds on any daemon."""
 
 
+class DataStore(NamedTuple):
+    """Where a data store lives: a Docker volume, or a host directory bind-mounted."""
+
+    kind: Literal["volume", "bind"]
+    source: pulumi.Output[str]
+    resource: pulumi.Resource
+
+
 class ServiceArgs(TypedDict):
     spec: ServiceSpec
     """What to run; see hearth.specs."""
@@ -23,8 +31,8 @@ class ServiceArgs(TypedDict):
     """The image to run: the spec's image pinned to an id (components.docker.images)."""
     networks: Mapping[str, docker.Network]
     """Stack networks by logical name; the spec's networks must all be here."""
-    volumes: Mapping[str, docker.Volume]
-    """Stack volumes by logical name; the spec's mounts must all be here."""
+    stores: Mapping[str, DataStore]
+    """The stack's data stores by name; the spec's mounts must all be here."""
     secrets: NotRequired[Mapping[str, pulumi.Input[str]]]
     """Secret values by name; the spec's secrets must all be here."""
     files_dir: NotRequired[str]
@@ -78,7 +86,7 @@ class Service(pulumi.ComponentResource):
         secret_values = args.get("secrets", {})
         missing = {
             "networks": [n for n in spec.networks if n not in args["networks"]],
-            "volumes": [v for v in spec.volumes if v not in args["volumes"]],
+            "data stores": [v for v in spec.volumes if v not in args["stores"]],
             "secrets": [s.name for s in spec.secrets if s.name not in secret_values],
         }
         if any(missing.values()):
@@ -159,8 +167,8 @@ class Service(pulumi.ComponentResource):
             or None,
             mounts=[
                 docker.ContainerMountArgs(
-                    type="volume",
-                    source=args["volumes"][m.volume].name,
+                    type=args["stores"][m.volume].kind,
+                    source=args["stores"][m.volume].source,
                     target=m.target,
                     read_only=m.read_only,
                 )
@@ -187,7 +195,12 @@ class Service(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 delete_before_replace=bool(spec.ports),
-                depends_on=[*args.get("after", ()), *secret_files, *config_files],
+                depends_on=[
+                    *args.get("after", ()),
+                    *secret_files,
+                    *config_files,
+                    *(args["stores"][v].resource for v in spec.volumes),
+                ],
             ),
         )
         self.container_name = self.container.name

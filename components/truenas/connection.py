@@ -28,6 +28,8 @@ from components.truenas._rpc import (
 
 URL_KEY = "hearth:truenasUrl"
 API_KEY_KEY = "hearth:truenasApiKey"
+USER_KEY = "hearth:truenasUser"
+"""Optional: the user the API key belongs to (auth.login_ex checks it); default root."""
 USERNAME = "root"
 LOGIN_BUDGET = 5
 """Logins one process may make per minute: well under TrueNAS's 20, so Hearth can never
@@ -60,7 +62,7 @@ class Endpoint:
         key = config.get(API_KEY_KEY)
         if not url or not key:
             return None
-        return cls(url=str(url), api_key=str(key))
+        return cls(url=str(url), api_key=str(key), username=str(config.get(USER_KEY) or USERNAME))
 
 
 _lock = threading.RLock()

@@ -66,3 +66,22 @@ def test_secret_file_lifecycle(tmp_path: Path, secret_dir: Path) -> None:
     stack.destroy()
     assert not target.exists()
     assert not conf.exists()
+
+
+def test_host_directory_is_owned_by_the_service_uid_and_outlives_destroy(tmp_path: Path) -> None:
+    from components.docker.host_directory import HostDirectory
+
+    data = tmp_path / "data" / "stack" / "postgres-data"
+
+    def program() -> None:
+        HostDirectory("pg", path=str(data), uid=999, gid=999)
+
+    stack = stack_for(tmp_path, program)
+    stack.up()
+    st = data.stat()
+    assert (st.st_uid, st.st_gid) == (999, 999)
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    stack.preview(expect_no_changes=True)
+    (data / "PG_VERSION").write_text("17")
+    stack.destroy()
+    assert (data / "PG_VERSION").read_text() == "17", "destroy must leave the data"

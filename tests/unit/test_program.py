@@ -71,9 +71,7 @@ def test_only_the_edge_publishes_ports_on_the_configured_address(stack: str) -> 
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_data_services_sit_only_on_internal_networks(stack: str) -> None:
     rec = deploy(STACKS[stack], stack=stack)
-    internal = {
-        n.inputs["name"] for n in rec.of_type(NETWORK) if n.inputs.get("internal") is True
-    }
+    internal = {n.inputs["name"] for n in rec.of_type(NETWORK) if n.inputs.get("internal") is True}
     assert internal == {f"hearth-{stack}-{n}" for n in INTERNAL_NETWORKS}
     for c in rec.of_type(CONTAINER):
         if spec_name(c, stack) in DATA_SERVICES:
@@ -115,3 +113,57 @@ def test_http_port_setting_reaches_the_published_port() -> None:
 def test_invalid_config_fails_before_any_resource_is_declared() -> None:
     with pytest.raises(SettingsError, match="hearth:httpPort"):
         deploy({"hearth:httpPort": "70000"})
+
+
+HOST_DIR = "pulumi-python:dynamic:Resource"
+
+
+@pytest.mark.parametrize(("stack", "root"), [("linux", "/srv/hearth"), ("wsl2", "/srv/hearth")])
+def test_host_path_platforms_keep_data_in_owned_directories_under_the_data_root(
+    stack: str, root: str
+) -> None:
+    rec = deploy(STACKS[stack], stack=stack)
+    assert not rec.of_type(VOLUME), "host-path platforms use no Docker volumes"
+    dirs = {r.inputs["path"]: r for r in rec.of_type(HOST_DIR) if "uid" in r.inputs}
+    assert dirs
+    for path, d in dirs.items():
+        assert path.startswith(f"{root}/{stack}/"), path
+        assert d.retain_on_delete, path
+    for c in rec.of_type(CONTAINER):
+        for m in c.inputs.get("mounts", []):
+            if m["target"].startswith("/run/secrets") or m["source"] not in dirs:
+                continue
+            assert m["type"] == "bind"
+            owner = dirs[m["source"]].inputs
+            # Pulumi carries numbers as floats.
+            assert f"{int(owner['uid'])}:{int(owner['gid'])}" == c.inputs["user"], c.urn_hint
+
+
+def test_local_keeps_data_in_volumes_mounted_by_name() -> None:
+    rec = deploy(STACKS["local"])
+    volumes = {v.inputs["name"] for v in rec.of_type(VOLUME)}
+    mounted = {
+        m["source"]
+        for c in rec.of_type(CONTAINER)
+        for m in c.inputs.get("mounts", [])
+        if m["type"] == "volume"
+    }
+    assert mounted == volumes
+
+
+def test_a_data_store_shared_by_two_uids_is_refused() -> None:
+    from components.docker.platform import store_owners
+    from hearth.specs import HealthCheck, ServiceSpec, VolumeMount
+
+    def svc(name: str, user: str) -> ServiceSpec:
+        return ServiceSpec(
+            name=name,
+            image="x",
+            user=user,
+            healthcheck=HealthCheck(test=("true",)),
+            networks=("backend",),
+            mounts=(VolumeMount(volume="shared", target="/d"),),
+        )
+
+    with pytest.raises(ValueError, match="shared"):
+        store_owners([svc("a", "1000:1000"), svc("b", "1001:1001")])
