@@ -54,6 +54,7 @@ lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 test: setup lint ## Everything CI runs: lint, unit, image, app, platform and host tests
 	@echo "==> platform unit, engine, image and TrueNAS tests"; .venv/bin/pytest tests --ignore=tests/e2e
 	@bash tools/test-app.sh
+	@bash tools/test-platform.sh
 	@bash tools/test-ansible.sh
 
 .PHONY: e2e

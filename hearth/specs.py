@@ -1,6 +1,6 @@
 """Service specs: what runs, described without Pulumi or Docker calls.
 
-A spec is plain data. Targets (the docker components, later a compose renderer)
+A spec is plain data. Targets (the docker components, hearth.compose for TrueNAS)
 translate it; tests check it directly. Secure choices are the defaults, so a
 spec has to say so explicitly to loosen one.
 """
@@ -106,6 +106,7 @@ class ServiceSpec:
     image: str
     user: str
     healthcheck: HealthCheck
+    """Run by the engine for long-running services; targets disable it on one-shots."""
     networks: tuple[str, ...]
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=_frozen)

@@ -140,14 +140,14 @@ class Service(pulumi.ComponentResource):
             init=True,
             log_driver="local",
             log_opts=LOG_OPTS,
-            healthcheck=_healthcheck(hc),
+            healthcheck=None if spec.one_shot else _healthcheck(hc),
             # A long-running service counts as created once it is healthy, not merely
             # started; a one-shot once it has exited (non-zero fails the update). That
             # is what makes `after` mean "ready", not just "declared earlier".
             restart="no" if spec.one_shot else spec.restart,
             must_run=not spec.one_shot,
             attach=spec.one_shot,
-            wait=hc is not None and not spec.one_shot,
+            wait=not spec.one_shot,
             wait_timeout=_wait_timeout(hc),
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(

@@ -53,6 +53,7 @@ def test_every_container_is_hardened(stack: str) -> None:
         if spec.one_shot:
             assert i["restart"] == "no", where
             assert i["attach"] is True, where
+            assert i.get("healthcheck") is None, where
         else:
             assert i["restart"] == "unless-stopped", where
             assert i["healthcheck"]["tests"][0] == "CMD", where

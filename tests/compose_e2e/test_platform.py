@@ -1,0 +1,586 @@
+"""The whole platform from its rendered Compose document (the TrueNAS artefact), on this
+machine's Engine: health, hardening seen from inside each container, a user journey
+through the edge, faults (kill -9), replacement, and `down` keeping the data.
+
+Tests run in file order and share one project (see conftest.py); each is bounded in time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+from hearth.compose import data_owners, dump, render
+from hearth.services import BUCKET, CONSOLE_PATH, DATA_SERVICES, TMP, caddyfile
+from hearth.settings import parse_settings
+from hearth.specs import INTERNAL_NETWORKS
+from tests.compose_e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, run
+
+pytestmark = pytest.mark.compose_e2e
+
+CAP_NAMES = {
+    "CHOWN": 0,
+    "DAC_OVERRIDE": 1,
+    "FOWNER": 3,
+    "KILL": 5,
+    "SETGID": 6,
+    "SETUID": 7,
+    "NET_BIND_SERVICE": 10,
+}
+FILE_BODY = b"hearth compose e2e: a small text file\n"
+
+
+# ---- health and hardening -----------------------------------------------------------------
+
+
+def test_every_service_is_healthy_and_every_one_shot_succeeded(platform: Platform) -> None:
+    for spec in platform.specs:
+        state = inspect(platform.container(spec.name))["State"]
+        if spec.one_shot:
+            assert state["Status"] == "exited", spec.name
+            assert state["ExitCode"] == 0, f"{spec.name} exited {state['ExitCode']}"
+        else:
+            assert state["Health"]["Status"] == "healthy", f"{spec.name}: {state['Health']}"
+
+
+def test_each_container_is_non_root_read_only_and_without_capabilities(
+    platform: Platform,
+) -> None:
+    for spec in platform.long_running:
+        name = platform.container(spec.name)
+        host = testinfra.get_host(f"docker://{name}")
+        assert host.check_output("id -u") == str(spec.uid), name
+        assert host.run("touch /probe-root-write").rc != 0, f"{name}: root filesystem is writable"
+        allowed = sum(1 << CAP_NAMES[c] for c in spec.cap_add)
+        status = host.file("/proc/1/status").content_string
+        caps = {
+            k: int(v, 16)
+            for k, v in (
+                line.split(":\t") for line in status.splitlines() if line.startswith("Cap")
+            )
+        }
+        assert caps["CapEff"] & ~allowed == 0, f"{name}: effective capabilities {caps}"
+        assert caps["CapBnd"] & ~allowed == 0, f"{name}: bounding set {caps}"
+        assert "NoNewPrivs:\t1" in status, name
+        info = inspect(name)
+        host_config = info["HostConfig"]
+        assert host_config["ReadonlyRootfs"] is True, name
+        assert host_config["Memory"] == spec.memory_mb * 1024 * 1024, name
+        assert host_config["PidsLimit"] == spec.processes, name
+        assert host_config["LogConfig"]["Type"] == "local", name
+        assert host_config["RestartPolicy"]["Name"] == "unless-stopped", name
+
+
+def test_mounts_are_the_specs_data_stores_secrets_and_configs(platform: Platform) -> None:
+    for spec in platform.long_running:
+        name = platform.container(spec.name)
+        mounts = {m["Destination"]: m for m in inspect(name)["Mounts"]}
+        for m in spec.mounts:
+            got = mounts[m.target]
+            assert got["Type"] == "volume", name
+            assert got["Name"] == f"{platform.project}-{m.volume}", name
+            assert got["RW"] is True, name
+        for s in spec.secrets:
+            assert mounts[s.target]["RW"] is False, f"{name}: secret {s.target} is writable"
+        for f in spec.files:
+            assert mounts[f.target]["RW"] is False, f"{name}: config {f.target} is writable"
+        host = testinfra.get_host(f"docker://{name}")
+        for s in spec.secrets:
+            secret_file = host.file(s.target)
+            assert secret_file.uid == spec.uid, f"{name}: {s.target} owner"
+            assert secret_file.mode == 0o400, f"{name}: {s.target} mode {secret_file.mode:o}"
+
+
+def test_networks_only_the_edge_publishes_and_data_services_stay_internal(
+    platform: Platform,
+) -> None:
+    for spec in platform.specs:
+        info = inspect(platform.container(spec.name))
+        nets = set(info["NetworkSettings"]["Networks"])
+        assert nets == {f"{platform.project}-{n}" for n in spec.networks}, spec.name
+        published = {k: v for k, v in (info["NetworkSettings"]["Ports"] or {}).items() if v}
+        if spec.name == "edge":
+            assert {b["HostIp"] for bindings in published.values() for b in bindings} == {
+                "127.0.0.1"
+            }
+        else:
+            assert not published, f"{spec.name} publishes {published}"
+        if spec.name in DATA_SERVICES:
+            assert set(spec.networks) <= INTERNAL_NETWORKS, spec.name
+    for net in INTERNAL_NETWORKS & {n for s in platform.specs for n in s.networks}:
+        out = json.loads(run(["docker", "network", "inspect", f"{platform.project}-{net}"]))
+        assert out[0]["Internal"] is True, net
+
+
+def test_no_secret_value_is_visible_in_docker_inspect(platform: Platform) -> None:
+    for spec in platform.specs:
+        text = json.dumps(inspect(platform.container(spec.name)))
+        leaked = [k for k, v in platform.secret_values.items() if v in text]
+        assert not leaked, f"{spec.name}: secrets {leaked} visible in docker inspect"
+    document = platform.compose_file.read_text()
+    assert not [k for k, v in platform.secret_values.items() if v in document]
+
+
+# ---- a user journey through the edge -------------------------------------------------------
+
+
+@dataclass
+class Journey:
+    email: str
+    password: str
+    project_id: str
+    file_id: str
+    jetstream_seqs: list[int]
+
+
+def login(edge: Edge, email: str, password: str) -> str:
+    r = edge.request("POST", "/api/v1/auth/login", body={"email": email, "password": password})
+    assert r.status == 200, r.body
+    token: str = r.json()["access_token"]
+    return token
+
+
+def wait_for(what: str, check: Any, timeout: float = 60, every: float = 1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (OSError, AssertionError) as exc:
+            last = exc
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+
+
+NATS_SCRIPT = """
+import asyncio, json, os, sys
+import nats
+
+async def main():
+    password = open(os.environ["HEARTH_NATS_PASSWORD_FILE"]).read().strip()
+    nc = await nats.connect(os.environ["HEARTH_NATS_URL"], user=os.environ["HEARTH_NATS_USER"],
+                            password=password, connect_timeout=5, max_reconnect_attempts=1)
+    js = nc.jetstream()
+    if sys.argv[1] == "publish":
+        acks = [await js.publish("project.e2e", f"m{i}".encode(), timeout=5)
+                for i in range(int(sys.argv[2]))]
+        print(json.dumps([a.seq for a in acks]))
+    else:
+        out = []
+        for seq in json.loads(sys.argv[2]):
+            out.append((await js.get_msg("HEARTH", seq)).data.decode())
+        print(json.dumps(out))
+    await nc.close()
+
+asyncio.run(main())
+"""
+
+
+def nats_call(platform: Platform, *args: str) -> Any:
+    """JetStream from inside an app replica, as the app's NATS user."""
+    out = run(["docker", "exec", platform.container("app-2"), "python3", "-c", NATS_SCRIPT, *args])
+    return json.loads(out)
+
+
+def redis_cli(platform: Platform, *args: str) -> str:
+    script = 'REDISCLI_AUTH=$(<"$REDIS_PASSWORD_FILE") exec valkey-cli --no-raw "$@"'
+    container = platform.container("redis")
+    return run(["docker", "exec", container, "bash", "-c", script, "-", *args]).strip()
+
+
+@pytest.fixture(scope="session")
+def journey(platform: Platform, edge: Edge) -> Journey:
+    started = time.monotonic()
+    email = f"e2e-{secrets.token_hex(4)}@example.org"
+    password = secrets.token_urlsafe(18)
+    r = edge.request("POST", "/api/v1/auth/register", body={"email": email, "password": password})
+    assert r.status == 201, r.body
+    token = login(edge, email, password)
+
+    r = edge.request("POST", "/api/v1/projects", body={"name": "e2e"}, token=token)
+    assert r.status == 201, r.body
+    project_id = r.json()["id"]
+
+    digest = hashlib.sha256(FILE_BODY).hexdigest()
+    r = edge.request(
+        "POST",
+        f"/api/v1/projects/{project_id}/files",
+        body={
+            "name": "note.txt",
+            "content_type": "text/plain",
+            "size": len(FILE_BODY),
+            "sha256": digest,
+        },
+        token=token,
+    )
+    assert r.status == 201, r.body
+    upload = r.json()
+    file_id = upload["file"]["id"]
+    # The presigned URL names the edge; the edge passes /<bucket>/… on to S3 unchanged.
+    assert upload["upload_url"].startswith(f"{edge.base}/{BUCKET}/"), upload["upload_url"]
+    r = edge.request("PUT", upload["upload_url"], raw=FILE_BODY, headers=upload["upload_headers"])
+    assert r.status == 200, r.body
+    r = edge.request("POST", f"/api/v1/projects/{project_id}/files/{file_id}/complete", token=token)
+    assert r.status == 202, r.body
+
+    # The worker (a JetStream consumer in the app replicas) checks the object: ready.
+    def processed() -> bool:
+        f = edge.request("GET", f"/api/v1/projects/{project_id}/files/{file_id}", token=token)
+        return bool(f.json()["status"] == "ready")
+
+    wait_for("the upload event processed", processed, timeout=60)
+    seqs = nats_call(platform, "publish", "3")
+    redis_cli(platform, "SET", "hearth:e2e", "kept")
+    platform.figures["journey_s"] = round(time.monotonic() - started, 1)
+    return Journey(email, password, project_id, file_id, seqs)
+
+
+def assert_data_kept(platform: Platform, edge: Edge, j: Journey) -> None:
+    """Rows, objects, acknowledged JetStream messages and Redis keys are all still there."""
+    token = wait_for("login through the edge", lambda: login(edge, j.email, j.password))
+    r = edge.request("GET", "/api/v1/projects", token=token)
+    assert r.status == 200, r.body
+    assert j.project_id in [p["id"] for p in r.json()["items"]]
+    r = edge.request(
+        "GET", f"/api/v1/projects/{j.project_id}/files/{j.file_id}/download", token=token
+    )
+    assert r.status == 200, r.body
+    obj = edge.request("GET", r.json()["url"])
+    assert obj.status == 200 and obj.body == FILE_BODY
+    assert nats_call(platform, "get", json.dumps(j.jetstream_seqs)) == ["m0", "m1", "m2"]
+    assert redis_cli(platform, "GET", "hearth:e2e") == '"kept"'
+
+
+def test_user_journey_register_login_project_presigned_upload_event(
+    platform: Platform, edge: Edge, journey: Journey
+) -> None:
+    assert_data_kept(platform, edge, journey)
+
+
+def test_http_redirects_to_https_on_the_published_port(platform: Platform) -> None:
+    request = "GET /x HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", HTTP_PORT), timeout=10) as conn:
+        conn.sendall(request.encode())
+        out = conn.makefile("rb").read().decode(errors="replace")
+    assert " 308 " in out.splitlines()[0], out
+    assert f"Location: https://localhost:{HTTPS_PORT}/x" in out, out
+
+
+def test_console_sits_behind_forward_auth(platform: Platform, edge: Edge, journey: Journey) -> None:
+    assert edge.request("GET", f"{CONSOLE_PATH}/").status == 401
+    member = login(edge, journey.email, journey.password)
+    assert edge.request("GET", f"{CONSOLE_PATH}/", token=member).status == 403
+    # A second account made admin before it first signs in (permission sets are cached).
+    email, password = f"admin-{secrets.token_hex(4)}@example.org", secrets.token_urlsafe(18)
+    r = edge.request("POST", "/api/v1/auth/register", body={"email": email, "password": password})
+    assert r.status == 201, r.body
+    run(["docker", "exec", platform.container("app-1"), "hearth-app", "grant-role", email, "admin"])
+    r = edge.request("GET", f"{CONSOLE_PATH}/", token=login(edge, email, password))
+    assert r.status == 200, r.status
+    assert b"<html" in r.body.lower()
+
+
+def test_the_app_role_owns_only_its_database(platform: Platform) -> None:
+    def psql(sql: str) -> str:
+        return run(
+            [
+                "docker",
+                "exec",
+                platform.container("postgres"),
+                "psql",
+                "-U",
+                "postgres",
+                "-d",
+                "app",
+                "-Atc",
+                sql,
+            ]
+        ).strip()
+
+    assert (
+        psql("SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname = 'app'")
+        == "f"
+    )
+    assert psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'") == "app"
+    assert psql("SELECT has_database_privilege('app', 'postgres', 'CONNECT')") == "f"
+
+
+def test_the_app_key_reaches_only_its_bucket(platform: Platform) -> None:
+    script = (
+        'export MC_HOST_a="http://hearth-app:$(<$SECRET)@minio:9000"; '
+        "mc --quiet ls a/hearth >/dev/null && ! mc --quiet mb a/not-ours 2>/dev/null"
+    )
+    name = platform.container("bootstrap-minio")
+    # The one-shot's container has exited; run the same image on the same network instead.
+    info = inspect(name)
+    run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--user",
+            "996:996",
+            "--tmpfs",
+            TMP,
+            "--network",
+            f"{platform.project}-backend",
+            "-e",
+            f"MC_CONFIG_DIR={TMP}/.mc",
+            "-e",
+            "SECRET=/run/secrets/app_s3_secret_key",
+            "-v",
+            f"{platform.secrets_dir}/996/appS3SecretKey:/run/secrets/app_s3_secret_key:ro",
+            "--entrypoint",
+            "bash",
+            info["Config"]["Image"],
+            "-c",
+            script,
+        ],
+        timeout=60,
+    )
+
+
+def cgroup_memory(container_id: str) -> int:
+    """What `docker stats` shows as a container's memory: usage minus inactive page cache."""
+    for usage_file, stat_file, inactive in (
+        (
+            f"/sys/fs/cgroup/memory/docker/{container_id}/memory.usage_in_bytes",
+            f"/sys/fs/cgroup/memory/docker/{container_id}/memory.stat",
+            "total_inactive_file",
+        ),
+        (
+            f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.current",
+            f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.stat",
+            "inactive_file",
+        ),
+    ):
+        if Path(usage_file).is_file():
+            stats = dict(line.split() for line in Path(stat_file).read_text().splitlines())
+            return int(Path(usage_file).read_text()) - int(stats.get(inactive, 0))
+    raise AssertionError(f"no memory cgroup found for container {container_id}")
+
+
+def test_idle_memory_of_the_platform(platform: Platform, journey: Journey) -> None:
+    time.sleep(20)  # let the journey's work settle
+    out = run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"], timeout=60)
+    units = {"B": 1, "kB": 1000, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+    per: dict[str, float] = {}
+    for line in out.splitlines():
+        name, usage = line.split(" ", 1)
+        if name.startswith(platform.project + "-"):
+            used = usage.split("/")[0].strip()
+            number = used.rstrip("BkKiMG")
+            per[name.removeprefix(platform.project + "-")] = (
+                float(number) * units[used[len(number) :]]
+            )
+    source = "docker stats"
+    if not any(per.values()):
+        # Some Engines (this sandbox's) report 0 B; read the same figure from the cgroup.
+        source = "cgroup (usage - inactive_file)"
+        per = {
+            s.name: float(cgroup_memory(inspect(platform.container(s.name))["Id"]))
+            for s in platform.long_running
+        }
+    total = sum(per.values())
+    platform.figures["idle_memory_source"] = source
+    platform.figures["idle_memory_mib"] = round(total / 2**20, 1)
+    platform.figures["idle_memory_per_container_mib"] = {
+        k: round(v / 2**20, 1) for k, v in sorted(per.items())
+    }
+    assert 0 < total <= 2**30, f"idle memory {total / 2**20:.0f} MiB is not within 1 GiB: {per}"
+
+
+def test_active_health_checks_take_a_hung_replica_out(platform: Platform, edge: Edge) -> None:
+    """A paused replica still accepts connections but never answers: only the edge's active
+    health checks can tell. Within a few intervals every request goes to the other one."""
+    name = platform.container("app-1")
+    run(["docker", "pause", name])
+    try:
+        time.sleep(3 * 3 + 2)  # three health intervals: the checks time out and mark it down
+        started = time.monotonic()
+        for _ in range(6):
+            assert edge.request("GET", "/healthz", timeout=5).status == 200
+        platform.figures["six_requests_with_a_hung_replica_s"] = round(
+            time.monotonic() - started, 2
+        )
+    finally:
+        run(["docker", "unpause", name])
+    platform.wait_healthy("app-1", timeout=60)
+
+
+# ---- faults, replacement, down ----------------------------------------------------------------
+
+KILLED = ("postgres", "redis", "nats", "minio", "app-1", "edge")
+
+
+@pytest.mark.parametrize("service", KILLED)
+def test_kill_9_comes_back_healthy_without_losing_committed_data(
+    platform: Platform, edge: Edge, journey: Journey, service: str
+) -> None:
+    name = platform.container(service)
+    before = inspect(name)["RestartCount"]
+    started = time.monotonic()
+    # The service's main process dies as in a crash, by SIGKILL from outside. (Not `docker
+    # kill`: on Engine 20.10 that counts as a stop and the restart policy stays quiet.)
+    init_pid = inspect(name)["State"]["Pid"]
+    main_pid = int(Path(f"/proc/{init_pid}/task/{init_pid}/children").read_text().split()[0])
+    os.kill(main_pid, signal.SIGKILL)
+    if service == "app-1":
+        # The edge routes around the dead replica: requests keep succeeding.
+        for _ in range(5):
+            assert edge.request("GET", "/healthz").status == 200
+    wait_for(f"{service} restarted", lambda: inspect(name)["RestartCount"] > before, timeout=30)
+    platform.wait_healthy(service, timeout=120)
+    platform.figures.setdefault("kill_9_to_healthy_s", {})[service] = round(
+        time.monotonic() - started, 1
+    )
+    assert_data_kept(platform, edge, journey)
+
+
+def test_recreating_containers_with_changed_environment_keeps_data(
+    platform: Platform, edge: Edge, journey: Journey
+) -> None:
+    changed = [*DATA_SERVICES, "edge"]
+    ids = {s: inspect(platform.container(s))["Id"] for s in changed}
+    one_shots = [s.name for s in platform.specs if s.one_shot]
+    runs = {s: inspect(platform.container(s))["State"]["StartedAt"] for s in one_shots}
+    platform.write_document({s: {"HEARTH_E2E_GENERATION": "2"} for s in changed})
+    platform.up()
+    for s in changed:
+        info = inspect(platform.container(s))
+        assert info["Id"] != ids[s], f"{s} was not recreated"
+        assert "HEARTH_E2E_GENERATION=2" in info["Config"]["Env"], s
+    # The bootstrap and migrate one-shots ran again, and succeeded again: idempotent.
+    for s in one_shots:
+        state = inspect(platform.container(s))["State"]
+        assert state["StartedAt"] != runs[s], f"{s} did not run again"
+        assert state["ExitCode"] == 0, f"{s} failed on its second run"
+    assert_data_kept(platform, edge, journey)
+
+
+def test_down_without_volumes_keeps_the_data(
+    platform: Platform, edge: Edge, journey: Journey
+) -> None:
+    platform.compose("down", "--timeout", "10", timeout=120)
+    volumes = run(
+        ["docker", "volume", "ls", "-q", "--filter", f"label=hearth.project={platform.project}"]
+    ).split()
+    stores = {m.volume for s in platform.specs for m in s.mounts}
+    assert sorted(volumes) == sorted(f"{platform.project}-{v}" for v in stores)
+    platform.up()
+    assert_data_kept(platform, edge, journey)
+
+
+def test_compose_binary_talks_to_this_engine(platform: Platform) -> None:
+    version = run([platform.compose_bin, "version", "--short"]).strip()
+    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).strip()
+    platform.figures["compose"] = version
+    platform.figures["engine"] = engine
+    assert version.lstrip("v").startswith("2.")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {
+            "hearth:platform": "linux",
+            "hearth:bindAddress": "192.168.1.20",
+            "hearth:appReplicas": "3",
+        },
+        {
+            "hearth:platform": "linux",
+            "hearth:bindAddress": "192.168.1.20",
+            "hearth:domain": "hearth.example.org",
+            "hearth:acmeEmail": "ops@example.org",
+            "hearth:httpsPort": "443",
+        },
+    ],
+    ids=["lan-internal-ca", "domain-acme"],
+)
+def test_caddyfiles_of_other_stacks_are_valid_for_caddy(
+    tmp_path: Path, config: dict[str, str]
+) -> None:
+    """Only the local variant runs above; Caddy itself checks the LAN and ACME variants."""
+    text = caddyfile(parse_settings(config))
+    (tmp_path / "Caddyfile").write_text(text)
+    (tmp_path / "Caddyfile").chmod(0o444)
+    image = "hearth/edge:local"
+    out = run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--tmpfs",
+            TMP,
+            "--tmpfs",
+            "/data:uid=10002,gid=10002",
+            "-v",
+            f"{tmp_path}/Caddyfile:/etc/caddy/Caddyfile:ro",
+            image,
+            "validate",
+            "--config",
+            "/etc/caddy/Caddyfile",
+            "--adapter",
+            "caddyfile",
+        ],
+        timeout=60,
+    )
+    assert "Valid configuration" in out
+
+
+def test_host_path_data_stores_as_on_truenas(platform: Platform, tmp_path: Path) -> None:
+    """TrueNAS keeps data in host paths (datasets), not volumes: the data services, rendered
+    with `data_paths`, run on directories owned as `data_owners` says."""
+    specs = [s for s in platform.specs if s.name in DATA_SERVICES]
+    project = f"{platform.project}-paths"
+    paths = {store: str(tmp_path / "data" / store) for store in data_owners(specs)}
+    for store, (uid, gid) in data_owners(specs).items():
+        Path(paths[store]).mkdir(parents=True, mode=0o700)
+        os.chown(paths[store], uid, gid)
+    doc = render(
+        platform.settings,
+        specs,
+        project=project,
+        secrets_dir=str(platform.secrets_dir),
+        data_paths=paths,
+    )
+    compose_file = tmp_path / "compose.yaml"
+    compose_file.write_text(dump(doc))
+    base = [platform.compose_bin, "-f", str(compose_file), "-p", project]
+    try:
+        run([*base, "up", "-d", "--pull", "never", "--wait", "--wait-timeout", "180"], timeout=200)
+        assert Path(paths["postgres-data"], "PG_VERSION").is_file()
+        assert Path(paths["minio-data"], ".minio.sys").is_dir()
+        assert Path(paths["nats-data"], "jetstream").is_dir()
+        assert os.stat(Path(paths["postgres-data"], "PG_VERSION")).st_uid == 999
+        volumes = run(
+            ["docker", "volume", "ls", "-q", "--filter", f"label=hearth.project={project}"]
+        )
+        assert not volumes.strip(), f"named volumes created despite data_paths: {volumes}"
+    finally:
+        run([*base, "down", "-v", "--timeout", "10"], timeout=120)
