@@ -37,7 +37,9 @@ class Client(Protocol):
 
     calls: int
 
-    def call(self, method: str, *params: Any, job: bool = False) -> Any: ...
+    def call(
+        self, method: str, *params: Any, job: bool = False, timeout: float | None = None
+    ) -> Any: ...
 
     def bulk(self, method: str, params_list: list[list[Any]]) -> list[Any]: ...
 

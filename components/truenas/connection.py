@@ -65,8 +65,14 @@ class Endpoint:
         return cls(url=str(url), api_key=str(key), username=str(config.get(USER_KEY) or USERNAME))
 
 
+JOB_TIMEOUT_S = 1800.0
+"""How long a job may run: an app (re)deploy starts every container and waits for it."""
+IDLE_CHECK_S = 20.0
+"""A connection idle this long is pinged (free once authenticated) before it is reused."""
+
 _lock = threading.RLock()
 _clients: dict[Endpoint, Client] = {}
+_last_used: dict[Endpoint, float] = {}
 _refused: dict[Endpoint, str] = {}
 _logins: list[float] = []
 
@@ -83,7 +89,9 @@ def _login(endpoint: Endpoint) -> Client:
         )
     _logins.append(now)
     try:
-        client: Client = TrueNASClient(endpoint.url, verify_ssl=endpoint.verify_ssl)
+        client: Client = TrueNASClient(
+            endpoint.url, verify_ssl=endpoint.verify_ssl, job_timeout=JOB_TIMEOUT_S
+        )
     except TrueNASConnectionError as exc:
         raise TrueNASOperationError(
             f"cannot reach the TrueNAS API at {endpoint.url} ({exc}); check hearth:truenasUrl "
@@ -121,16 +129,18 @@ def session(endpoint: Endpoint | None, what: str) -> Iterator[Client]:
             "`pulumi config set --secret hearth:truenasApiKey <key>`"
         )
     with _lock:
-        client = _clients.get(endpoint)
+        client = _alive(endpoint)
         if client is None:
             try:
                 client = _login(endpoint)
             except TrueNASOperationError as exc:
                 raise TrueNASOperationError(f"{what}: {exc}") from None
             _clients[endpoint] = client
+            _last_used[endpoint] = time.monotonic()
         try:
             yield client
-        except TrueNASConnectionError as exc:
+            _last_used[endpoint] = time.monotonic()
+        except (TrueNASConnectionError, OSError) as exc:
             # The connection is gone; the next operation opens (and logs in) anew.
             _clients.pop(endpoint, None)
             client.close()
@@ -139,11 +149,26 @@ def session(endpoint: Endpoint | None, what: str) -> Iterator[Client]:
             raise TrueNASOperationError(f"{what}: {exc}") from exc
 
 
+def _alive(endpoint: Endpoint) -> Client | None:
+    """The cached connection if it still answers; a dead one is closed and forgotten."""
+    client = _clients.get(endpoint)
+    if client is None or time.monotonic() - _last_used.get(endpoint, 0.0) < IDLE_CHECK_S:
+        return client
+    try:
+        client.call("core.ping", timeout=10)
+    except (TrueNASError, OSError):
+        _clients.pop(endpoint, None)
+        client.close()
+        return None
+    return client
+
+
 def close_all() -> None:
     """Close every cached connection (tests; a provider process just exits)."""
     with _lock:
         for client in _clients.values():
             client.close()
         _clients.clear()
+        _last_used.clear()
         _refused.clear()
         _logins.clear()

@@ -18,6 +18,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from components.truenas._rpc import Client
 from components.truenas.base import TrueNASProvider, diff_result, failure, known, strip
+from components.truenas.connection import TrueNASOperationError
 
 APP_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 REPLACE_ON = ("app_name",)
@@ -84,6 +85,18 @@ class CustomAppProvider(TrueNASProvider):
         return found[0] if found else None
 
     @staticmethod
+    def _deployed(name: str, entry: Any) -> dict[str, Any]:
+        """The app entry a create or update job returned; a crashed app fails the step."""
+        if not isinstance(entry, dict):
+            return {}
+        if entry.get("state") == "CRASHED":
+            raise TrueNASOperationError(
+                f"app {name!r} crashed after deploying: open Apps > {name} > Workloads on the "
+                "NAS for the containers' logs (missing images are the usual cause)"
+            )
+        return entry
+
+    @staticmethod
     def _outs(props: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "app_name": props["app_name"],
@@ -112,7 +125,7 @@ class CustomAppProvider(TrueNASProvider):
                     },
                     job=True,
                 )
-        return CreateResult(name, self._outs(props, entry))
+        return CreateResult(name, self._outs(props, self._deployed(name, entry)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = strip(props)
@@ -131,7 +144,7 @@ class CustomAppProvider(TrueNASProvider):
             entry = c.call(
                 "app.update", id_, {"custom_compose_config_string": news["compose"]}, job=True
             )
-        return UpdateResult(self._outs(news, entry))
+        return UpdateResult(self._outs(news, self._deployed(id_, entry)))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         # The app's containers go; its data lives on datasets, which stay.

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Lint and test the Ansible side of Hearth:
+#   1. make sure Docker answers and the systemd test-host image exists (built if missing);
+#   2. ansible-lint --profile production over ansible/ (no rule skipped);
+#   3. `molecule test` for every role that has a molecule/default scenario, one at a time
+#      (each starts its own systemd test host; running them in parallel only fights for CPU).
+# Usage: tools/test-ansible.sh [ROLE...]      (default: every role found under ansible/roles)
+# Env:   HEARTH_VERBOSE=1 streams molecule's output instead of keeping it in a log file.
+#        HEARTH_SKIP_LINT=1 skips step 2 (for quick iterations on one role).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+BASE=${HEARTH_BASE_IMAGE:-hearth/base:trixie}
+export HEARTH_TESTHOST_IMAGE=${HEARTH_TESTHOST_IMAGE:-hearth/testhost:trixie}
+VENV=$HEARTH_ROOT/.venv
+LOGS=$HEARTH_CACHE/test-ansible
+ROLES_DIR=$HEARTH_ROOT/ansible/roles
+
+[ -x "$VENV/bin/molecule" ] || die "molecule is missing from $VENV: run 'uv sync' in $HEARTH_ROOT"
+# molecule and testinfra call ansible-* by name: the virtualenv's bin/ must come first.
+export PATH="$VENV/bin:$PATH"
+mkdir -p "$LOGS"
+started=$(date +%s)
+
+# --- 1. Docker and the test host image -------------------------------------------
+docker info >/dev/null 2>&1 || bash "$HEARTH_ROOT/tools/docker-engine.sh"
+if docker image inspect "$HEARTH_TESTHOST_IMAGE" >/dev/null 2>&1; then
+  ok "test host image $HEARTH_TESTHOST_IMAGE is present"
+else
+  bash "$HEARTH_ROOT/tools/base-image.sh"
+  step "building $HEARTH_TESTHOST_IMAGE FROM $BASE (images/testhost)"
+  docker build --network=host --build-arg BASE_IMAGE="$BASE" -t "$HEARTH_TESTHOST_IMAGE" \
+    "$HEARTH_ROOT/images/testhost" >"$LOGS/testhost-build.log" 2>&1 \
+    || { tail -30 "$LOGS/testhost-build.log" >&2; die "test host image build failed (log: $LOGS/testhost-build.log)"; }
+  ok "built $HEARTH_TESTHOST_IMAGE"
+fi
+
+# --- 2. ansible-lint ------------------------------------------------------------------
+failed=()
+if [ -z "${HEARTH_SKIP_LINT:-}" ]; then
+  step "ansible-lint --profile production over ansible/"
+  t0=$(date +%s)
+  if (cd "$HEARTH_ROOT/ansible" && ansible-lint --profile production); then
+    ok "ansible-lint passed ($(( $(date +%s) - t0 )) s)"
+  else
+    warn "ansible-lint failed ($(( $(date +%s) - t0 )) s)"
+    failed+=("ansible-lint")
+  fi
+fi
+
+# --- 3. molecule, role by role -----------------------------------------------------------
+if [ "$#" -gt 0 ]; then
+  roles=("$@")
+else
+  # Found, not listed: roles added by anyone are tested as soon as they have a scenario.
+  roles=()
+  for dir in "$ROLES_DIR"/*/; do
+    if [ -f "$dir/molecule/default/molecule.yml" ]; then roles+=("$(basename "$dir")"); fi
+  done
+fi
+[ "${#roles[@]}" -gt 0 ] || die "no role with a molecule/default scenario under $ROLES_DIR"
+step "molecule test for ${#roles[@]} role(s): ${roles[*]}"
+
+summary=()
+for role in "${roles[@]}"; do
+  dir=$ROLES_DIR/$role
+  [ -f "$dir/molecule/default/molecule.yml" ] || die "role '$role' has no molecule/default scenario"
+  log=$LOGS/molecule-$role.log
+  step "molecule test: $role (log: $log)"
+  t0=$(date +%s)
+  set +e
+  if [ -n "${HEARTH_VERBOSE:-}" ]; then
+    (cd "$dir" && molecule test) 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+  else
+    (cd "$dir" && NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0 molecule test) >"$log" 2>&1
+    rc=$?
+  fi
+  set -e
+  secs=$(( $(date +%s) - t0 ))
+  if [ "$rc" -eq 0 ]; then
+    ok "$role passed in ${secs} s"
+    summary+=("  pass  ${secs}s  $role")
+  else
+    [ -n "${HEARTH_VERBOSE:-}" ] || tail -60 "$log" >&2
+    warn "$role FAILED in ${secs} s (full log: $log)"
+    summary+=("  FAIL  ${secs}s  $role")
+    failed+=("$role")
+  fi
+done
+
+printf '\nAnsible tests, %s s in all:\n' "$(( $(date +%s) - started ))" >&2
+printf '%s\n' "${summary[@]}" >&2
+if [ "${#failed[@]}" -gt 0 ]; then
+  die "failed: ${failed[*]}"
+fi
+ok "ansible-lint and every molecule scenario passed"
