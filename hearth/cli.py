@@ -11,7 +11,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from hearth.settings import SettingsError
-from hearth.workspace import select_stack
+from hearth.workspace import check_settings, select_stack
 
 REQUIRED_PLUGINS = (("docker", version("pulumi-docker")),)
 """Plugins at the versions the installed Python packages ask for."""
@@ -37,7 +37,9 @@ def missing_plugins() -> list[str]:
 
 
 def run(command: str, stack_name: str, purge: bool) -> int:
-    if command != "outputs" and (missing := missing_plugins()):
+    # The truenas target needs no plugin: its resources are dynamic providers.
+    platform = check_settings(stack_name).platform
+    if command != "outputs" and platform != "truenas" and (missing := missing_plugins()):
         sys.stderr.write(
             f"error: Pulumi resource plugin(s) missing: {', '.join(missing)}.\n"
             "  `make setup` builds them from Go modules; when that is not possible it says why.\n"
@@ -54,7 +56,11 @@ def run(command: str, stack_name: str, purge: bool) -> int:
         stack.preview(on_output=show, diff=True, color="auto")
     elif command == "down":
         stack.destroy(on_output=show, color="auto")
-        if purge:
+        if purge and platform == "truenas":
+            from components.truenas.purge import purge_stack
+
+            purge_stack(stack)
+        elif purge:
             from hearth.purge import purge_volumes
 
             purge_volumes(stack_name)
@@ -78,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     except auto.CommandError as exc:
         sys.stderr.write(f"error: pulumi {args.command} failed:\n{exc}\n")
         return 1
+    except Exception as exc:
+        from components.truenas.connection import TrueNASOperationError
+
+        if isinstance(exc, TrueNASOperationError):
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
+        raise
 
 
 if __name__ == "__main__":

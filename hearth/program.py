@@ -27,6 +27,12 @@ def files_dir(settings: Settings, stack: str) -> str:
     return str(base / "files" / stack)
 
 
+def endpoint(settings: Settings) -> str:
+    """The platform's URL: the edge serves HTTPS and redirects plain HTTP there."""
+    host = settings.domain or str(settings.bind_address)
+    return f"https://{host}:{settings.https_port}/"
+
+
 def main() -> None:
     settings = load_settings()
     stack = pulumi.get_stack()
@@ -35,6 +41,7 @@ def main() -> None:
     config = pulumi.Config(PROJECT)
     secrets = {key: config.require_secret(key) for key in GENERATED}
 
+    pulumi.export("endpoint", endpoint(settings))
     if settings.platform == "truenas":
         deploy_truenas(prefix, settings, specs, secrets, config)
         return
@@ -44,7 +51,6 @@ def main() -> None:
     deployed = deploy(
         prefix, specs, secrets, files_dir(settings, stack), data_root=settings.host_data_root
     )
-    pulumi.export("endpoint", f"http://{settings.bind_address}:{settings.http_port}/")
     pulumi.export("containers", {name: svc.container_name for name, svc in deployed.items()})
 
 
@@ -62,6 +68,5 @@ def deploy_truenas(
     from components.truenas.platform import deploy
 
     outputs = deploy(prefix, settings, specs, secrets)
-    pulumi.export("endpoint", f"http://{settings.bind_address}:{settings.http_port}/")
     for key, value in outputs.items():
         pulumi.export(key, value)
