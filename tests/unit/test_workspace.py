@@ -32,14 +32,17 @@ def test_sync_takes_plain_settings_from_the_committed_file_and_keeps_local_secre
 ) -> None:
     write(repo / "stacks" / "Pulumi.s.yaml", {"config": {"hearth:httpPort": 9000}})
     local = repo / ".state" / "workspace" / "Pulumi.s.yaml"
-    write(local, {
-        "encryptionsalt": "v1:salt",
-        "config": {
-            "hearth:httpPort": 8080,
-            "hearth:removed": "x",
-            "hearth:adminPassword": {"secure": "v1:cipher"},
+    write(
+        local,
+        {
+            "encryptionsalt": "v1:salt",
+            "config": {
+                "hearth:httpPort": 8080,
+                "hearth:removed": "x",
+                "hearth:adminPassword": {"secure": "v1:cipher"},
+            },
         },
-    })
+    )
     workspace.sync_config("s", "s")
     doc = yaml.safe_load(local.read_text())
     assert doc["encryptionsalt"] == "v1:salt"
