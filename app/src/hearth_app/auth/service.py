@@ -1,0 +1,262 @@
+"""Accounts, logins and sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from hearth_app.auth import tokens
+from hearth_app.auth.models import ExternalIdentity, RefreshToken, User
+from hearth_app.auth.oidc import ExternalUser
+from hearth_app.core import metrics
+from hearth_app.core.context import request_id_var
+from hearth_app.core.db import utcnow
+from hearth_app.core.problems import Problem
+from hearth_app.core.state import Resources
+from hearth_app.rbac import service as rbac
+from hearth_app.rbac.audit import audit
+from hearth_app.rbac.models import AuditLog
+from hearth_app.rbac.permissions import DEFAULT_ROLE
+
+log = logging.getLogger("hearth.auth")
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: uuid.UUID
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, detail, kind="unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def register(res: Resources, email: str, password: str, display_name: str) -> User:
+    if not res.settings.auth.registration_enabled:
+        raise Problem(403, "registration is closed on this deployment", kind="registration-closed")
+    pw_hash = await res.passwords.hash(password)
+    async with res.sessions() as s:
+        try:
+            async with s.begin():
+                user = User(email=email, password_hash=pw_hash, display_name=display_name)
+                s.add(user)
+                await s.flush()
+                role = await rbac.role_by_name(s, DEFAULT_ROLE)
+                if role:
+                    await rbac.grant_role(s, user.id, role)
+        except IntegrityError as exc:
+            raise Problem(409, "an account with this email exists", kind="conflict") from exc
+    metrics.AUTH_EVENTS.labels("register", "ok").inc()
+    await res.bus.publish("user.registered", {"user_id": str(user.id), "email": user.email})
+    return user
+
+
+async def start_session(res: Resources, user: User, audit_row: AuditLog | None = None) -> IssuedTokens:
+    """A new session: a new refresh-token family and an access token bound to it.
+
+    An audit row passed in is written in the same transaction (one commit per login).
+    """
+    now = utcnow()
+    family = uuid.uuid4()
+    raw, digest = tokens.new_refresh_token()
+    a = res.settings.auth
+    async with res.sessions() as s, s.begin():
+        s.add(
+            RefreshToken(
+                family_id=family,
+                user_id=user.id,
+                token_hash=digest,
+                expires_at=now + timedelta(seconds=a.refresh_ttl_seconds),
+                family_expires_at=now + timedelta(seconds=a.session_max_seconds),
+            )
+        )
+        if audit_row is not None:
+            s.add(audit_row)
+    access = tokens.issue_access(res.keys, a, user_id=user.id, session_id=family, email=user.email)
+    return IssuedTokens(access, raw, a.access_ttl_seconds, family)
+
+
+async def login(res: Resources, email: str, password: str, ip: str) -> IssuedTokens:
+    wait = await res.backoff.retry_after(email, ip)
+    if wait:
+        metrics.AUTH_EVENTS.labels("login", "throttled").inc()
+        raise Problem(
+            429,
+            "too many failed logins; wait before trying again",
+            kind="login-backoff",
+            headers={"Retry-After": str(wait)},
+        )
+    async with res.sessions() as s:
+        user = await s.scalar(select(User).where(User.email == email))
+    ok = await res.passwords.verify(user.password_hash if user else None, password)
+    if not ok or user is None:
+        await res.backoff.failed(email, ip)
+        metrics.AUTH_EVENTS.labels("login", "failed").inc()
+        await audit(res.sessions, action="auth.login", outcome="failed", ip=ip, detail={"email": email})
+        raise _unauthorized("email or password is wrong")
+    if user.is_disabled:
+        metrics.AUTH_EVENTS.labels("login", "disabled").inc()
+        await audit(res.sessions, action="auth.login", outcome="disabled", actor_id=user.id, ip=ip)
+        raise Problem(403, "this account is disabled", kind="account-disabled")
+    await res.backoff.succeeded(email, ip)
+    if user.password_hash and res.passwords.needs_rehash(user.password_hash):
+        new_hash = await res.passwords.hash(password)
+        async with res.sessions() as s, s.begin():
+            await s.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+    row = AuditLog(
+        actor_id=user.id,
+        action="auth.login",
+        resource="",
+        outcome="ok",
+        ip=ip[:64],
+        request_id=request_id_var.get(),
+        detail={},
+    )
+    issued = await start_session(res, user, row)
+    metrics.AUTH_EVENTS.labels("login", "ok").inc()
+    return issued
+
+
+async def refresh(res: Resources, raw: str, ip: str) -> IssuedTokens:
+    digest = tokens.hash_refresh(raw)
+    now = utcnow()
+    a = res.settings.auth
+    async with res.sessions() as s, s.begin():
+        row = await s.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest).with_for_update())
+        if row is None:
+            metrics.AUTH_EVENTS.labels("refresh", "unknown").inc()
+            raise _unauthorized("refresh token is not valid")
+        if row.used_at is not None or row.revoked_at is not None:
+            # Reuse: someone holds a copy. End the whole session family.
+            await s.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            family, user_id = row.family_id, row.user_id
+            reused = True
+        else:
+            reused = False
+            if row.expires_at <= now or row.family_expires_at <= now:
+                raise _unauthorized("refresh token has expired")
+            user = await s.get(User, row.user_id)
+            if user is None or user.is_disabled:
+                raise _unauthorized("account is disabled")
+            row.used_at = now
+            new_raw, new_digest = tokens.new_refresh_token()
+            s.add(
+                RefreshToken(
+                    family_id=row.family_id,
+                    user_id=row.user_id,
+                    token_hash=new_digest,
+                    expires_at=min(now + timedelta(seconds=a.refresh_ttl_seconds), row.family_expires_at),
+                    family_expires_at=row.family_expires_at,
+                )
+            )
+            family, user_id, email = row.family_id, row.user_id, user.email
+    if reused:
+        await res.revocations.revoke_session(family)
+        metrics.AUTH_EVENTS.labels("refresh", "reuse").inc()
+        await audit(
+            res.sessions,
+            action="auth.refresh",
+            outcome="reuse-revoked-family",
+            actor_id=user_id,
+            ip=ip,
+            detail={"family": str(family)},
+        )
+        raise _unauthorized("refresh token was already used; the session has been ended")
+    metrics.AUTH_EVENTS.labels("refresh", "ok").inc()
+    access = tokens.issue_access(res.keys, a, user_id=user_id, session_id=family, email=email)
+    return IssuedTokens(access, new_raw, a.access_ttl_seconds, family)
+
+
+async def end_session(res: Resources, family: uuid.UUID) -> None:
+    async with res.sessions() as s, s.begin():
+        await s.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    await res.revocations.revoke_session(family)
+
+
+async def end_all_sessions(res: Resources, user_id: uuid.UUID) -> None:
+    async with res.sessions() as s, s.begin():
+        await s.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    await res.revocations.revoke_user(user_id)
+
+
+async def set_disabled(res: Resources, user_id: uuid.UUID, disabled: bool) -> User:
+    async with res.sessions() as s, s.begin():
+        user = await s.get(User, user_id)
+        if user is None:
+            raise Problem(404, "no such user", kind="not-found")
+        user.is_disabled = disabled
+    if disabled:
+        await end_all_sessions(res, user_id)
+    await res.cache.invalidate("user", str(user_id))
+    await res.bus.publish("user.disabled" if disabled else "user.enabled", {"user_id": str(user_id)})
+    return user
+
+
+async def login_external(res: Resources, ext: ExternalUser, ip: str) -> IssuedTokens:
+    """Map an identity from an OIDC provider to a local user, then start a session."""
+    cfg = next(p for p in res.settings.auth.oidc_providers if p.name == ext.provider)
+    created = False
+    async with res.sessions() as s, s.begin():
+        ident = await s.scalar(
+            select(ExternalIdentity).where(
+                ExternalIdentity.provider == ext.provider, ExternalIdentity.subject == ext.subject
+            )
+        )
+        user = await s.get(User, ident.user_id) if ident else None
+        if user is None and ext.email and ext.email_verified and cfg.link_by_verified_email:
+            # Only an address the provider verified may claim an existing account.
+            user = await s.scalar(select(User).where(User.email == ext.email))
+        if user is None:
+            if not res.settings.auth.registration_enabled:
+                raise Problem(403, "registration is closed on this deployment", kind="registration-closed")
+            email = ext.email if ext.email and ext.email_verified else None
+            if email is None or await s.scalar(select(User.id).where(User.email == email)):
+                digest = hashlib.sha256(f"{ext.provider}:{ext.subject}".encode()).hexdigest()[:20]
+                email = f"{digest}@{ext.provider}.oidc.invalid"
+            user = User(email=email, password_hash=None)
+            s.add(user)
+            await s.flush()
+            role = await rbac.role_by_name(s, DEFAULT_ROLE)
+            if role:
+                await rbac.grant_role(s, user.id, role)
+            created = True
+        if ident is None:
+            s.add(
+                ExternalIdentity(provider=ext.provider, subject=ext.subject, user_id=user.id, email=ext.email)
+            )
+    if user.is_disabled:
+        metrics.AUTH_EVENTS.labels("oidc", "disabled").inc()
+        raise Problem(403, "this account is disabled", kind="account-disabled")
+    if created:
+        await res.bus.publish("user.registered", {"user_id": str(user.id), "provider": ext.provider})
+    issued = await start_session(res, user)
+    metrics.AUTH_EVENTS.labels("oidc", "ok").inc()
+    await audit(
+        res.sessions,
+        action="auth.oidc",
+        outcome="ok",
+        actor_id=user.id,
+        ip=ip,
+        detail={"provider": ext.provider, "linked": ident is None and not created},
+    )
+    return issued

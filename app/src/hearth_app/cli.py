@@ -1,0 +1,186 @@
+"""`hearth-app`: serve, migrate, worker, rotate-keys, grant-role."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+from importlib.resources import files
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from hearth_app.core.logging import configure
+from hearth_app.core.settings import Settings, load_settings
+
+log = logging.getLogger("hearth.cli")
+
+
+def alembic_config(settings: Settings) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("hearth_app") / "migrations"))
+    cfg.attributes["db_settings"] = settings.db
+    return cfg
+
+
+async def sync_catalogue(settings: Settings) -> None:
+    """Upsert the permission catalogue and built-in roles from code (idempotent)."""
+    from hearth_app.core.db import make_engine, make_sessionmaker
+    from hearth_app.rbac import service
+    from hearth_app.rbac.models import Permission, Role
+    from hearth_app.rbac.permissions import BUILTIN_ROLES, PERMISSIONS
+
+    engine = make_engine(settings.db)
+    try:
+        async with make_sessionmaker(engine)() as s, s.begin():
+            for name, desc in PERMISSIONS.items():
+                await s.execute(
+                    insert(Permission)
+                    .values(name=name, description=desc)
+                    .on_conflict_do_update(index_elements=["name"], set_={"description": desc})
+                )
+            for name, (desc, perms) in BUILTIN_ROLES.items():
+                role = await s.scalar(select(Role).where(Role.name == name))
+                if role is None:
+                    role = Role(name=name, description=desc, builtin=True)
+                    s.add(role)
+                    await s.flush()
+                role.builtin = True
+                role.description = desc
+                await service.set_role_permissions(s, role.id, perms)
+    finally:
+        await engine.dispose()
+
+
+async def _bootstrap(settings: Settings) -> None:
+    from hearth_app.main import build_resources
+
+    res = build_resources(settings)
+    try:
+        a = settings.auth
+        await res.keys.load(
+            res.sessions,
+            rotation=timedelta(days=a.key_rotation_days),
+            access_ttl=timedelta(seconds=a.access_ttl_seconds),
+        )
+        await res.storage.ensure_bucket()
+        await res.bus.connect()
+        await res.bus.ensure_streams()
+    finally:
+        await res.bus.close()
+        await res.redis.aclose()
+        await res.http.aclose()
+        await res.engine.dispose()
+
+
+def migrate(settings: Settings) -> None:
+    """Schema, catalogue, first signing key, bucket, streams. Safe to run again."""
+    command.upgrade(alembic_config(settings), "head")
+    asyncio.run(sync_catalogue(settings))
+    asyncio.run(_bootstrap(settings))
+    log.info("migrated")
+
+
+async def _rotate(settings: Settings) -> str:
+    from hearth_app.main import build_resources
+
+    res = build_resources(settings)
+    try:
+        return await res.keys.rotate(res.sessions, timedelta(seconds=settings.auth.access_ttl_seconds))
+    finally:
+        await res.redis.aclose()
+        await res.http.aclose()
+        await res.engine.dispose()
+
+
+async def _grant(settings: Settings, email: str, role_name: str) -> None:
+    from hearth_app.auth.models import User
+    from hearth_app.core.db import make_engine, make_sessionmaker
+    from hearth_app.rbac import service
+
+    engine = make_engine(settings.db)
+    try:
+        async with make_sessionmaker(engine)() as s, s.begin():
+            user = await s.scalar(select(User).where(User.email == email.lower()))
+            role = await service.role_by_name(s, role_name)
+            if user is None or role is None:
+                raise SystemExit(f"no user {email!r} or no role {role_name!r}")
+            await service.grant_role(s, user.id, role)
+    finally:
+        await engine.dispose()
+
+
+async def _worker(settings: Settings) -> None:
+    from hearth_app.events.worker import FileWorker
+    from hearth_app.main import build_resources
+
+    res = build_resources(settings)
+    await res.bus.connect()
+    worker = FileWorker(res.bus, res.sessions, res.storage, settings.s3.max_file_bytes)
+    await worker.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started")
+    await stop.wait()
+    await worker.stop()
+    await res.bus.close()
+    await res.redis.aclose()
+    await res.http.aclose()
+    await res.engine.dispose()
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "hearth_app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted proxies only
+        server_header=False,
+        log_config=None,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="hearth-app")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sv = sub.add_parser("serve", help="run the API")
+    sv.add_argument("--host", default=os.environ.get("HEARTH_HOST", "0.0.0.0"))  # noqa: S104 - container
+    sv.add_argument("--port", type=int, default=int(os.environ.get("HEARTH_PORT", "8000")))
+    sv.add_argument("--workers", type=int, default=int(os.environ.get("HEARTH_WORKERS", "1")))
+    sub.add_parser("migrate", help="apply migrations and bootstrap (idempotent)")
+    sub.add_parser("worker", help="run the file worker alone")
+    sub.add_parser("rotate-keys", help="start signing with a new key")
+    g = sub.add_parser("grant-role", help="give a user a role")
+    g.add_argument("email")
+    g.add_argument("role")
+    args = p.parse_args(argv)
+
+    settings = load_settings()
+    configure(settings.core.log_level)
+    if args.cmd == "serve":
+        serve(settings, args.host, args.port, args.workers)
+    elif args.cmd == "migrate":
+        migrate(settings)
+    elif args.cmd == "worker":
+        asyncio.run(_worker(settings))
+    elif args.cmd == "rotate-keys":
+        sys.stdout.write(asyncio.run(_rotate(settings)) + "\n")
+    elif args.cmd == "grant-role":
+        asyncio.run(_grant(settings, args.email, args.role))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Dependencies shared by every domain, as Annotated aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearth_app.core.net import client_ip
+from hearth_app.core.state import Resources
+
+
+async def get_resources(request: Request) -> Resources:
+    res: Resources = request.app.state.resources
+    return res
+
+
+Res = Annotated[Resources, Depends(get_resources)]
+
+
+async def get_db(res: Res) -> AsyncIterator[AsyncSession]:
+    async with res.sessions() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db)]
+
+
+async def get_client_ip(request: Request, res: Res) -> str:
+    return client_ip(request, res.settings.core.trusted_proxies)
+
+
+ClientIp = Annotated[str, Depends(get_client_ip)]
+
+
+class PageParams(BaseModel):
+    limit: int
+    offset: int
+
+
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+Page = Annotated[PageParams, Depends(page_params)]

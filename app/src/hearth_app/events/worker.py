@@ -1,0 +1,154 @@
+"""The file worker: a JetStream queue-group consumer of ``file.uploaded`` and the
+``file.inspect`` request/reply responder.
+
+A message that keeps failing is redelivered with growing delays up to ``max_deliver`` times,
+then copied to the dead-letter stream (``dlq.<subject>``) and terminated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hearth_app.core import metrics
+from hearth_app.events.bus import DLQ_PREFIX, EventBus
+from hearth_app.files.models import StoredFile
+from hearth_app.files.sniff import sniff
+from hearth_app.files.storage import Storage
+
+log = logging.getLogger("hearth.worker")
+QUEUE = "file-workers"
+DURABLE = "file-workers"
+
+
+class FileWorker:
+    def __init__(
+        self,
+        bus: EventBus,
+        sessions: async_sessionmaker[AsyncSession],
+        storage: Storage,
+        max_bytes: int,
+    ) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.storage = storage
+        self.max_bytes = max_bytes
+        self._subs: list[Subscription] = []
+
+    async def start(self) -> None:
+        assert self.bus.js is not None
+        assert self.bus.nc is not None
+        s = self.bus.settings
+        sub = await self.bus.js.subscribe(
+            "file.uploaded",
+            queue=QUEUE,
+            durable=DURABLE,
+            stream=s.stream,
+            cb=self._on_uploaded,
+            manual_ack=True,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=s.max_deliver,
+                ack_wait=s.ack_wait_seconds,
+            ),
+        )
+        self._subs.append(sub)
+        self._subs.append(await self.bus.nc.subscribe("rpc.file.inspect", queue=QUEUE, cb=self._on_inspect))
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            try:
+                await sub.unsubscribe()
+            except Exception:
+                log.debug("unsubscribe failed", exc_info=True)
+        self._subs.clear()
+
+    async def analyse(self, file_id: uuid.UUID) -> tuple[StoredFile, str, str, int]:
+        async with self.sessions() as s:
+            row = await s.get(StoredFile, file_id)
+        if row is None:
+            raise LookupError(f"file {file_id} is not known")
+        data = await self.storage.read(row.object_key, self.max_bytes)
+        return row, hashlib.sha256(data).hexdigest(), sniff(data[:8192]), len(data)
+
+    async def process(self, file_id: uuid.UUID) -> str:
+        row, digest, detected, size = await self.analyse(file_id)
+        reason = None
+        if size > self.max_bytes or size != row.size:
+            reason = "size differs from the declared size"
+        elif digest != row.sha256:
+            reason = "checksum differs from the declared SHA-256"
+        elif detected != row.content_type:
+            reason = f"content is {detected}, declared {row.content_type}"
+        status = "rejected" if reason else "ready"
+        async with self.sessions() as s, s.begin():
+            fresh = await s.get(StoredFile, file_id)
+            if fresh is not None:
+                fresh.status = status
+                fresh.detected_type = detected
+                fresh.reason = reason
+        await self.bus.publish(
+            f"file.{status}",
+            {"file_id": str(file_id), "project_id": str(row.project_id), "reason": reason},
+        )
+        return status
+
+    async def _on_uploaded(self, msg: Msg) -> None:
+        md = msg.metadata
+        try:
+            event = json.loads(msg.data)
+            status = await self.process(uuid.UUID(event["data"]["file_id"]))
+            await msg.ack()
+            metrics.WORKER_MESSAGES.labels(status).inc()
+        except Exception as exc:  # noqa: BLE001 - any failure is a redelivery or a dead letter
+            s = self.bus.settings
+            if md.num_delivered >= s.max_deliver:
+                await self._dead_letter(msg, exc, md.num_delivered)
+                await msg.term()
+                metrics.WORKER_MESSAGES.labels("dead-lettered").inc()
+                log.error("message dead-lettered", extra={"subject": msg.subject, "error": str(exc)})
+            else:
+                delay = s.retry_base_seconds * (2 ** (md.num_delivered - 1))
+                await msg.nak(delay=delay)
+                metrics.WORKER_MESSAGES.labels("retry").inc()
+                log.warning(
+                    "processing failed, will retry",
+                    extra={"error": str(exc), "attempt": md.num_delivered},
+                )
+
+    async def _dead_letter(self, msg: Msg, exc: Exception, deliveries: int) -> None:
+        assert self.bus.js is not None
+        await self.bus.js.publish(
+            DLQ_PREFIX + msg.subject,
+            msg.data,
+            headers={
+                "Hearth-Original-Subject": msg.subject,
+                "Hearth-Deliveries": str(deliveries),
+                "Hearth-Error": str(exc)[:200],
+                "Hearth-Stream-Seq": str(msg.metadata.sequence.stream),
+            },
+        )
+
+    async def _on_inspect(self, msg: Msg) -> None:
+        reply: dict[str, Any]
+        try:
+            req = json.loads(msg.data)
+            _, digest, detected, size = await self.analyse(uuid.UUID(req["file_id"]))
+            reply = {"sha256": digest, "detected_type": detected, "size": size}
+        except Exception as exc:  # noqa: BLE001 - the caller gets the error, not a time-out
+            reply = {"error": str(exc)[:200]}
+        await msg.respond(json.dumps(reply).encode())
+
+    async def queue_depth(self) -> int:
+        assert self.bus.js is not None
+        info = await self.bus.js.consumer_info(self.bus.settings.stream, DURABLE)
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)

@@ -1,0 +1,257 @@
+"""Admin endpoints: users, roles, the audit log, signing keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from hearth_app.auth import service as auth_service
+from hearth_app.auth.models import User
+from hearth_app.auth.schemas import MeOut
+from hearth_app.core.deps import Page, Res
+from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
+from hearth_app.core.schemas import Paginated
+from hearth_app.rbac import service
+from hearth_app.rbac.audit import audit
+from hearth_app.rbac.deps import (
+    CanManageRoles,
+    CanManageUsers,
+    CanReadAudit,
+    CanReadUsers,
+    CanRotateKeys,
+)
+from hearth_app.rbac.models import AuditLog, Permission, Role
+from hearth_app.rbac.schemas import (
+    AuditOut,
+    KeyRotated,
+    RoleIn,
+    RoleOut,
+    RolePatch,
+    UserPatch,
+    UserRolesIn,
+)
+
+RoleNamePath = Annotated[str, Path(min_length=1, max_length=64)]
+
+router = APIRouter(prefix="/admin", tags=["admin"], responses=PROBLEM_RESPONSES)
+
+
+async def _user_out(res: Res, user_id: uuid.UUID) -> dict[str, Any]:
+    async with res.sessions() as s:
+        user = await s.get(User, user_id)
+        if user is None:
+            raise Problem(404, "no such user", kind="not-found")
+        roles, perms = await service.roles_and_permissions(s, user.id)
+    return MeOut.model_validate(user).model_copy(update={"roles": roles, "permissions": perms}).model_dump()
+
+
+@router.get("/users", response_model=Paginated[MeOut])
+async def list_users(
+    _: CanReadUsers,
+    res: Res,
+    page: Page,
+    email: Annotated[str | None, Query(max_length=320, description="Substring of the email")] = None,
+) -> dict[str, Any]:
+    async with res.sessions() as s:
+        q = select(User)
+        if email:
+            q = q.where(User.email.contains(email.lower(), autoescape=True))
+        total = await s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        users = (
+            await s.scalars(q.order_by(User.created_at, User.id).limit(page.limit).offset(page.offset))
+        ).all()
+        items = []
+        for u in users:
+            roles, perms = await service.roles_and_permissions(s, u.id)
+            items.append(MeOut.model_validate(u).model_copy(update={"roles": roles, "permissions": perms}))
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+@router.get("/users/{user_id}", response_model=MeOut)
+async def get_user(user_id: uuid.UUID, _: CanReadUsers, res: Res) -> dict[str, Any]:
+    return await _user_out(res, user_id)
+
+
+@router.patch("/users/{user_id}", response_model=MeOut)
+async def patch_user(user_id: uuid.UUID, body: UserPatch, actor: CanManageUsers, res: Res) -> dict[str, Any]:
+    """Disable (ending every session at once) or enable an account, or rename it."""
+    if body.display_name is not None:
+        async with res.sessions() as s, s.begin():
+            user = await s.get(User, user_id)
+            if user is None:
+                raise Problem(404, "no such user", kind="not-found")
+            user.display_name = body.display_name
+        await res.cache.invalidate("user", str(user_id))
+    if body.is_disabled is not None:
+        if body.is_disabled and user_id == actor.user_id:
+            raise Problem(409, "you cannot disable your own account", kind="conflict")
+        await auth_service.set_disabled(res, user_id, body.is_disabled)
+        await audit(
+            res.sessions,
+            action="user.disable" if body.is_disabled else "user.enable",
+            outcome="ok",
+            actor_id=actor.user_id,
+            resource=f"user:{user_id}",
+        )
+    return await _user_out(res, user_id)
+
+
+@router.put("/users/{user_id}/roles", response_model=MeOut)
+async def set_user_roles(
+    user_id: uuid.UUID, body: UserRolesIn, actor: CanManageUsers, res: Res
+) -> dict[str, Any]:
+    async with res.sessions() as s, s.begin():
+        if await s.get(User, user_id) is None:
+            raise Problem(404, "no such user", kind="not-found")
+        roles = (await s.scalars(select(Role).where(Role.name.in_(body.roles)))).all()
+        missing = set(body.roles) - {r.name for r in roles}
+        if missing:
+            raise Problem(422, f"unknown roles: {', '.join(sorted(missing))}", kind="validation")
+        await service.set_user_roles(s, user_id, [r.id for r in roles])
+    await res.cache.invalidate("user", str(user_id))
+    await res.cache.invalidate("perms", str(user_id))
+    await audit(
+        res.sessions,
+        action="user.roles",
+        outcome="ok",
+        actor_id=actor.user_id,
+        resource=f"user:{user_id}",
+        detail={"roles": sorted(body.roles)},
+    )
+    return await _user_out(res, user_id)
+
+
+async def _role_out(res: Res, role: Role) -> RoleOut:
+    async with res.sessions() as s:
+        perms = await service.role_permissions_of(s, role.id)
+    return RoleOut(
+        id=role.id,
+        name=role.name,
+        description=role.description,
+        builtin=role.builtin,
+        permissions=perms,
+    )
+
+
+@router.get("/roles", response_model=list[RoleOut])
+async def list_roles(_: CanReadUsers, res: Res) -> list[RoleOut]:
+    async with res.sessions() as s:
+        roles = (await s.scalars(select(Role).order_by(Role.name))).all()
+    return [await _role_out(res, r) for r in roles]
+
+
+async def _check_perms(res: Res, perms: list[str]) -> None:
+    async with res.sessions() as s:
+        known = set((await s.scalars(select(Permission.name))).all())
+    unknown = set(perms) - known
+    if unknown:
+        raise Problem(422, f"unknown permissions: {', '.join(sorted(unknown))}", kind="validation")
+
+
+@router.post("/roles", status_code=201, response_model=RoleOut)
+async def create_role(body: RoleIn, actor: CanManageRoles, res: Res) -> RoleOut:
+    await _check_perms(res, body.permissions)
+    try:
+        async with res.sessions() as s, s.begin():
+            role = Role(name=body.name, description=body.description, builtin=False)
+            s.add(role)
+            await s.flush()
+            await service.set_role_permissions(s, role.id, sorted(set(body.permissions)))
+    except IntegrityError as exc:
+        raise Problem(409, "a role with this name exists", kind="conflict") from exc
+    await audit(
+        res.sessions,
+        action="role.create",
+        outcome="ok",
+        actor_id=actor.user_id,
+        resource=f"role:{body.name}",
+    )
+    return await _role_out(res, role)
+
+
+async def _flush_perm_cache(res: Res) -> None:
+    # Role changes touch many users; clearing every cached permission set is simplest and rare.
+    keys = [k async for k in res.redis.scan_iter(match="cache:perms:*", count=500)]
+    keys += [k async for k in res.redis.scan_iter(match="cache:user:*", count=500)]
+    if keys:
+        await res.redis.delete(*keys)
+
+
+@router.patch("/roles/{name}", response_model=RoleOut)
+async def patch_role(name: RoleNamePath, body: RolePatch, actor: CanManageRoles, res: Res) -> RoleOut:
+    if body.permissions is not None:
+        await _check_perms(res, body.permissions)
+    async with res.sessions() as s, s.begin():
+        role = await service.role_by_name(s, name)
+        if role is None:
+            raise Problem(404, "no such role", kind="not-found")
+        if role.builtin:
+            raise Problem(409, "built-in roles cannot be changed", kind="conflict")
+        if body.description is not None:
+            role.description = body.description
+        if body.permissions is not None:
+            await service.set_role_permissions(s, role.id, sorted(set(body.permissions)))
+    await _flush_perm_cache(res)
+    await audit(
+        res.sessions,
+        action="role.update",
+        outcome="ok",
+        actor_id=actor.user_id,
+        resource=f"role:{name}",
+    )
+    return await _role_out(res, role)
+
+
+@router.delete("/roles/{name}", status_code=204)
+async def delete_role(name: RoleNamePath, actor: CanManageRoles, res: Res) -> Response:
+    async with res.sessions() as s, s.begin():
+        role = await service.role_by_name(s, name)
+        if role is None:
+            raise Problem(404, "no such role", kind="not-found")
+        if role.builtin:
+            raise Problem(409, "built-in roles cannot be deleted", kind="conflict")
+        await s.delete(role)
+    await _flush_perm_cache(res)
+    await audit(
+        res.sessions,
+        action="role.delete",
+        outcome="ok",
+        actor_id=actor.user_id,
+        resource=f"role:{name}",
+    )
+    return Response(status_code=204)
+
+
+@router.get("/audit", response_model=Paginated[AuditOut])
+async def list_audit(
+    _: CanReadAudit,
+    res: Res,
+    page: Page,
+    outcome: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    async with res.sessions() as s:
+        q = select(AuditLog)
+        if outcome:
+            q = q.where(AuditLog.outcome == outcome)
+        total = await s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = (await s.scalars(q.order_by(AuditLog.id.desc()).limit(page.limit).offset(page.offset))).all()
+    return {"items": rows, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+@router.post("/keys/rotate", response_model=KeyRotated)
+async def rotate_keys(actor: CanRotateKeys, res: Res) -> KeyRotated:
+    """Start signing with a new key; the old one verifies until its tokens have expired."""
+    kid = await res.keys.rotate(res.sessions, timedelta(seconds=res.settings.auth.access_ttl_seconds))
+    await audit(
+        res.sessions,
+        action="keys.rotate",
+        outcome="ok",
+        actor_id=actor.user_id,
+        resource=f"key:{kid}",
+    )
+    return KeyRotated(kid=kid)

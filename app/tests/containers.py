@@ -1,0 +1,98 @@
+"""Real PostgreSQL, Redis, NATS JetStream and S3 for the tests, as Docker containers from the
+project's images (images/README.md), published on 127.0.0.1 only, removed at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+IMAGES = {
+    "postgres": os.environ.get("HEARTH_TEST_POSTGRES_IMAGE", "hearth/postgres:local"),
+    "redis": os.environ.get("HEARTH_TEST_REDIS_IMAGE", "hearth/redis:local"),
+    "nats": os.environ.get("HEARTH_TEST_NATS_IMAGE", "hearth/nats:local"),
+    "minio": os.environ.get("HEARTH_TEST_MINIO_IMAGE", "hearth/minio:local"),
+}
+
+
+def _docker(*args: str) -> str:
+    out = subprocess.run(["docker", *args], check=True, capture_output=True, text=True, timeout=120)
+    return out.stdout.strip()
+
+
+@dataclass
+class Services:
+    prefix: str
+    pg_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    redis_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    nats_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    s3_user: str = "hearthtest"
+    s3_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    ports: dict[str, int] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+
+    def _run(self, svc: str, port: int, env: dict[str, str], *extra: str) -> None:
+        name = f"{self.prefix}-{svc}"
+        args = ["run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1::{port}"]
+        args += [
+            "--label",
+            "hearth.test=app",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+        ]
+        for k, v in env.items():
+            args += ["-e", f"{k}={v}"]
+        args += list(extra)
+        args.append(IMAGES[svc])
+        _docker(*args)
+        self.names.append(name)
+        mapping = _docker("port", name, f"{port}/tcp").splitlines()[0]
+        self.ports[svc] = int(mapping.rsplit(":", 1)[1])
+
+    def start(self) -> None:
+        self._run(
+            "postgres",
+            5432,
+            {
+                "POSTGRES_PASSWORD": self.pg_password,
+                "POSTGRES_USER": "hearth",
+                "POSTGRES_DB": "hearth",
+            },
+            "--tmpfs",
+            "/var/lib/postgresql/data:uid=999,gid=999",
+            "--tmpfs",
+            "/run/postgresql:uid=999,gid=999",
+        )
+        self._run("redis", 6379, {"REDIS_PASSWORD": self.redis_password})
+        self._run("nats", 4222, {"NATS_USER": "hearth", "NATS_PASSWORD": self.nats_password})
+        self._run(
+            "minio",
+            9000,
+            {"MINIO_ROOT_USER": self.s3_user, "MINIO_ROOT_PASSWORD": self.s3_password},
+        )
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.names)
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                state = json.loads(_docker("inspect", "--format", "{{json .State}}", name))
+                health = (state.get("Health") or {}).get("Status")
+                if not state.get("Running"):
+                    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stderr
+                    raise RuntimeError(f"{name} stopped: {logs[-2000:]}")
+                if health == "healthy":
+                    pending.discard(name)
+            time.sleep(0.5)
+        if pending:
+            raise RuntimeError(f"not healthy after {timeout}s: {sorted(pending)}")
+
+    def stop(self) -> None:
+        for name in self.names:
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60, check=False)

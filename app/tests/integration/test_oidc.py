@@ -1,0 +1,254 @@
+"""OIDC login against real OpenID Provider processes (node oidc-provider), two at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from hearth_app.core.settings import AuthSettings, OidcProvider, Settings
+from tests.conftest import Harness, _clean, make_settings, start_harness
+from tests.containers import Services
+
+OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
+BASE = "http://hearth.test"
+ACCOUNTS = {
+    "alice": {"email": "alice@example.com", "email_verified": True},
+    "mallory": {"email": "victim@example.com", "email_verified": False},
+    "bob": {"email": "bob@example.com", "email_verified": True},
+}
+
+
+def _start_provider(name: str, secret: str) -> tuple[subprocess.Popen[str], str]:
+    import json
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    issuer = f"http://127.0.0.1:{port}"
+    cfg = {
+        "port": port,
+        "issuer": issuer,
+        "client_id": "hearth",
+        "client_secret": secret,
+        "redirect_uris": [f"{BASE}/api/v1/auth/oidc/{name}/callback"],
+        "accounts": ACCOUNTS,
+    }
+    proc = subprocess.Popen(
+        ["node", str(OIDC_DIR / "provider.mjs")],
+        env={**os.environ, "OIDC_TEST_CONFIG": json.dumps(cfg)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("listening"), f"provider {name} did not start"
+    return proc, issuer
+
+
+@pytest.fixture(scope="module")
+def providers() -> Iterator[dict[str, tuple[str, str]]]:
+    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+        npm = shutil.which("npm")
+        assert npm, "npm is needed to install the test OpenID Provider"
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, check=True, capture_output=True, timeout=300
+        )
+    procs = []
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        for name in ("corp", "social"):
+            secret = secrets.token_urlsafe(24)
+            proc, issuer = _start_provider(name, secret)
+            procs.append(proc)
+            out[name] = (issuer, secret)
+        yield out
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+            if p.stdout is not None:
+                p.stdout.close()
+
+
+def oidc_settings(services: Services, providers: dict[str, tuple[str, str]], **auth: Any) -> Settings:
+    base = make_settings(services)
+    return make_settings(
+        services,
+        auth=AuthSettings(
+            key_encryption_secret=base.auth.key_encryption_secret,
+            argon2_memory_kib=1024,
+            argon2_time_cost=1,
+            cookie_secure=False,
+            oidc_redirect_base=BASE,
+            oidc_providers=[
+                OidcProvider(
+                    name=name,
+                    issuer=issuer,
+                    client_id="hearth",
+                    client_secret=SecretStr(secret),
+                    # "social" links nobody by email, even verified: subject only.
+                    link_by_verified_email=name == "corp",
+                )
+                for name, (issuer, secret) in providers.items()
+            ],
+            **auth,
+        ),
+    )
+
+
+@pytest.fixture
+async def oh(
+    services: Services, migrated: Settings, providers: dict[str, tuple[str, str]]
+) -> AsyncIterator[Harness]:
+    settings = oidc_settings(services, providers)
+    await _clean(settings)
+    async with start_harness(settings) as harness:
+        yield harness
+
+
+async def browser_login(h: Harness, provider: str, login: str) -> tuple[httpx.Response, str]:
+    """What a browser does: start, the provider's login and consent pages, the callback."""
+    r = await h.client.get(f"/api/v1/auth/oidc/{provider}/start")
+    assert r.status_code == 302, r.text
+    url = r.headers["location"]
+    q = parse_qs(urlparse(url).query)
+    assert q["code_challenge_method"] == ["S256"]
+    assert q["state"][0]
+    assert q["nonce"][0]
+    async with httpx.AsyncClient() as browser:
+        for _ in range(20):
+            if url.startswith(BASE):
+                path = url[len(BASE) :]
+                return await h.client.get(path), url
+            resp = await browser.get(url)
+            if resp.status_code in (302, 303):
+                url = urljoin(url, resp.headers["location"])
+                continue
+            form = re.search(r'<form[^>]*action="([^"]+)"[^>]*method="post"', resp.text)
+            assert form, resp.text[:500]
+            fields = dict(
+                re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', resp.text)
+            )
+            if 'name="login"' in resp.text:
+                fields.update(login=login, password="anything")
+            resp = await browser.post(urljoin(url, form.group(1)), data=fields)
+            assert resp.status_code in (302, 303), resp.text[:500]
+            url = urljoin(url, resp.headers["location"])
+    raise AssertionError("login did not come back to the app")
+
+
+async def test_oidc_login_creates_a_user_and_returns_our_tokens(oh: Harness) -> None:
+    r, _ = await browser_login(oh, "corp", "alice")
+    assert r.status_code == 200, r.text
+    me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert me.json()["email"] == "alice@example.com"
+    assert me.json()["roles"] == ["member"]
+    # Second login: the same user, found by (provider, subject).
+    r2, _ = await browser_login(oh, "corp", "alice")
+    me2 = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r2.json()['access_token']}"})
+    assert me2.json()["id"] == me.json()["id"]
+    providers = (await oh.client.get("/api/v1/auth/oidc/providers")).json()
+    assert sorted(providers) == ["corp", "social"]
+
+
+async def test_verified_email_links_to_the_existing_account(oh: Harness) -> None:
+    uid, _ = await oh.user("bob@example.com")
+    r, _ = await browser_login(oh, "corp", "bob")
+    assert r.status_code == 200, r.text
+    me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert me.json()["id"] == uid
+
+
+async def test_unverified_email_never_takes_over_an_account(oh: Harness) -> None:
+    uid, _ = await oh.user("victim@example.com")
+    r, _ = await browser_login(oh, "corp", "mallory")
+    assert r.status_code == 200, r.text
+    me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert me.json()["id"] != uid
+    assert me.json()["email"].endswith("@corp.oidc.invalid")
+
+
+async def test_several_providers_map_by_subject_per_provider(oh: Harness) -> None:
+    uid, _ = await oh.user("alice@example.com")
+    corp, _ = await browser_login(oh, "corp", "alice")
+    social, _ = await browser_login(oh, "social", "alice")
+    ids = []
+    for r in (corp, social):
+        me = await oh.client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+        )
+        ids.append(me.json()["id"])
+    # corp links by verified email; social is configured for subject-only mapping.
+    assert ids[0] == uid
+    assert ids[1] != uid
+
+
+async def test_state_is_single_use_and_must_be_ours(oh: Harness) -> None:
+    r, callback = await browser_login(oh, "corp", "alice")
+    assert r.status_code == 200
+    replay = await oh.client.get(callback[len(BASE) :])
+    assert replay.status_code == 401
+    forged = re.sub(r"state=[^&]+", "state=forged", callback[len(BASE) :])
+    assert (await oh.client.get(forged)).status_code == 401
+
+
+async def test_nonce_mismatch_rejects_the_id_token(oh: Harness) -> None:
+    r = await oh.client.get("/api/v1/auth/oidc/corp/start")
+    state = parse_qs(urlparse(r.headers["location"]).query)["state"][0]
+    import json
+
+    key = f"oidc:state:{state}"
+    saved = json.loads(await oh.res.redis.get(key))
+    saved["nonce"] = "not-the-nonce-sent"
+    await oh.res.redis.set(key, json.dumps(saved), ex=600)
+    # Continue the same login in a browser.
+    url = r.headers["location"]
+    async with httpx.AsyncClient() as browser:
+        while not url.startswith(BASE):
+            resp = await browser.get(url)
+            if resp.status_code in (302, 303):
+                url = urljoin(url, resp.headers["location"])
+                continue
+            form = re.search(r'<form[^>]*action="([^"]+)"[^>]*method="post"', resp.text)
+            assert form
+            fields = dict(
+                re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', resp.text)
+            )
+            if 'name="login"' in resp.text:
+                fields.update(login="alice", password="x")
+            resp = await browser.post(urljoin(url, form.group(1)), data=fields)
+            url = urljoin(url, resp.headers["location"])
+    cb = await oh.client.get(url[len(BASE) :])
+    assert cb.status_code == 401
+    assert "nonce" in cb.json()["detail"]
+
+
+async def test_disabled_user_cannot_log_in_through_a_provider(oh: Harness) -> None:
+    r, _ = await browser_login(oh, "corp", "alice")
+    me = (
+        await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    ).json()
+    _, admin = await oh.user("admin@example.com", role="admin")
+    await oh.client.patch(f"/api/v1/admin/users/{me['id']}", json={"is_disabled": True}, headers=admin)
+    r2, _ = await browser_login(oh, "corp", "alice")
+    assert r2.status_code == 403
+
+
+async def test_unknown_provider_and_provider_error_are_problems(oh: Harness) -> None:
+    assert (await oh.client.get("/api/v1/auth/oidc/nope/start")).status_code == 404
+    r = await oh.client.get("/api/v1/auth/oidc/corp/callback?error=access_denied&state=x")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
