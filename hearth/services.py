@@ -298,26 +298,36 @@ exec psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -f {PG_BOOTSTRAP_SQL}
 """
 
 
-def bootstrap_postgres() -> ServiceSpec:
+def _bootstrap(service: str, user: str, script_path: str, **spec: object) -> ServiceSpec:
+    """An idempotent one-shot that sets `service` up with its own image's client."""
     return ServiceSpec(
-        name="bootstrap-postgres",
-        image=image_ref("postgres"),
-        user=POSTGRES_USER,
+        name=f"bootstrap-{service}",
+        image=image_ref(service),
+        user=user,
         networks=("backend",),
-        command=_bash(PG_BOOTSTRAP_SCRIPT),
+        command=_bash(script_path),
+        tmpfs={TMP: "size=4m"},
+        depends_on=(service,),
+        one_shot=True,
+        restart="no",
+        healthcheck=ONE_SHOT_HEALTH,
+        labels={"hearth.role": "bootstrap"},
+        **spec,  # type: ignore[arg-type]
+    )
+
+
+def bootstrap_postgres() -> ServiceSpec:
+    return _bootstrap(
+        "postgres",
+        POSTGRES_USER,
+        PG_BOOTSTRAP_SCRIPT,
         secrets=(secret("postgresPassword"), *(secret(s) for s in PG_CONSUMERS.values())),
         files=(
             ConfigFile(target=PG_BOOTSTRAP_SQL, content=postgres_bootstrap_sql()),
             ConfigFile(target=PG_BOOTSTRAP_SCRIPT, content=PG_BOOTSTRAP, mode=0o555),
         ),
-        tmpfs={TMP: "size=4m"},
-        depends_on=("postgres",),
-        one_shot=True,
-        restart="no",
-        healthcheck=ONE_SHOT_HEALTH,
         memory_mb=64,
         processes=32,
-        labels={"hearth.role": "bootstrap"},
     )
 
 
@@ -377,27 +387,19 @@ echo "bootstrap-minio: bucket {BUCKET} and key {APP_S3_ACCESS_KEY} ready"
 
 
 def bootstrap_minio() -> ServiceSpec:
-    return ServiceSpec(
-        name="bootstrap-minio",
-        image=image_ref("minio"),
-        user=MINIO_USER,
-        networks=("backend",),
-        command=_bash(S3_BOOTSTRAP_SCRIPT),
+    return _bootstrap(
+        "minio",
+        MINIO_USER,
+        S3_BOOTSTRAP_SCRIPT,
         env={"MINIO_ROOT_USER": MINIO_ROOT_USER, "MC_CONFIG_DIR": f"{TMP}/.mc"},
         secrets=(secret("minioRootPassword"), secret("appS3SecretKey")),
         files=(
             ConfigFile(target=S3_POLICY, content=app_s3_policy()),
             ConfigFile(target=S3_BOOTSTRAP_SCRIPT, content=S3_BOOTSTRAP, mode=0o555),
         ),
-        tmpfs={TMP: "size=4m"},
-        depends_on=("minio",),
-        one_shot=True,
-        restart="no",
-        healthcheck=ONE_SHOT_HEALTH,
         # mc is a large Go binary; its admin commands peak near 150 MB.
         memory_mb=256,
         processes=64,
-        labels={"hearth.role": "bootstrap"},
     )
 
 
