@@ -34,6 +34,26 @@ class Services:
     ports: dict[str, int] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
 
+    def app_env(self) -> dict[str, str]:
+        """The environment a `hearth-app` process needs to reach these services."""
+        return {
+            **os.environ,
+            "HEARTH_ENV": "test",
+            "HEARTH_DB_HOST": "127.0.0.1",
+            "HEARTH_DB_PORT": str(self.ports["postgres"]),
+            "HEARTH_DB_PASSWORD": self.pg_password,
+            "HEARTH_REDIS_HOST": "127.0.0.1",
+            "HEARTH_REDIS_PORT": str(self.ports["redis"]),
+            "HEARTH_REDIS_PASSWORD": self.redis_password,
+            "HEARTH_NATS_URL": f"nats://127.0.0.1:{self.ports['nats']}",
+            "HEARTH_NATS_USER": "hearth",
+            "HEARTH_NATS_PASSWORD": self.nats_password,
+            "HEARTH_S3_ENDPOINT": f"http://127.0.0.1:{self.ports['minio']}",
+            "HEARTH_S3_ACCESS_KEY": self.s3_user,
+            "HEARTH_S3_SECRET_KEY": self.s3_password,
+            "HEARTH_AUTH_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret-0123456789abcdef",
+        }
+
     def _run(self, svc: str, port: int, env: dict[str, str], *extra: str) -> None:
         name = f"{self.prefix}-{svc}"
         args = ["run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1::{port}"]

@@ -196,23 +196,7 @@ def test_migrate_command_is_safe_to_run_again(services: Services, migrated: obje
     import os
     import sys
 
-    env = {
-        **os.environ,
-        "HEARTH_ENV": "test",
-        "HEARTH_DB_HOST": "127.0.0.1",
-        "HEARTH_DB_PORT": str(services.ports["postgres"]),
-        "HEARTH_DB_PASSWORD": services.pg_password,
-        "HEARTH_REDIS_HOST": "127.0.0.1",
-        "HEARTH_REDIS_PORT": str(services.ports["redis"]),
-        "HEARTH_REDIS_PASSWORD": services.redis_password,
-        "HEARTH_NATS_URL": f"nats://127.0.0.1:{services.ports['nats']}",
-        "HEARTH_NATS_USER": "hearth",
-        "HEARTH_NATS_PASSWORD": services.nats_password,
-        "HEARTH_S3_ENDPOINT": f"http://127.0.0.1:{services.ports['minio']}",
-        "HEARTH_S3_ACCESS_KEY": services.s3_user,
-        "HEARTH_S3_SECRET_KEY": services.s3_password,
-        "HEARTH_AUTH_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret-0123456789abcdef",
-    }
+    env = services.app_env()
     exe = os.path.join(os.path.dirname(sys.executable), "hearth-app")
     for _ in range(2):
         out = subprocess.run([exe, "migrate"], env=env, capture_output=True, text=True, timeout=120)
