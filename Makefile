@@ -6,7 +6,7 @@ SHELL := bash
 STACK ?= local
 HEARTH_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hearth
 PULUMI_VERSION := $(shell sed -n 's/^PULUMI_VERSION=//p' tools/pulumi/versions.env)
-ACTIONLINT := $(HEARTH_CACHE)/actionlint-v1.7.12/actionlint
+ACTIONLINT := $(HEARTH_CACHE)/actionlint-$(shell sed -n 's/^ACTIONLINT_VERSION=//p' tools/versions.env)/actionlint
 # The built CLI comes first; a Pulumi installed the usual way is found after it.
 export PATH := $(HEARTH_CACHE)/pulumi-$(PULUMI_VERSION)/bin:$(CURDIR)/.venv/bin:$(PATH)
 export PULUMI_HOME ?= $(HEARTH_CACHE)/pulumi-home
@@ -14,7 +14,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export HEARTH_CACHE
 
 PY := .venv/bin/python
-PY_SOURCES := hearth components tests __main__.py
+PY_SOURCES := hearth tests bench __main__.py
 
 .PHONY: help
 help: ## List the targets
@@ -37,12 +37,12 @@ preview: setup ## Show what `make up` would change in STACK, with the diff
 	@$(PY) -m hearth.cli preview --stack $(STACK)
 
 .PHONY: down
-down: ## Destroy STACK; data volumes stay (PURGE=1 deletes them too)
+down: ## Destroy STACK; its data stays (PURGE=1 deletes it too)
 	@$(PY) -m hearth.cli down --stack $(STACK) $(if $(PURGE),--purge,)
 
 .PHONY: outputs
-outputs: ## Print STACK's outputs (secrets masked)
-	@$(PY) -m hearth.cli outputs --stack $(STACK)
+outputs: ## Print STACK's outputs (secrets masked; SHOW_SECRETS=1 shows them)
+	@$(PY) -m hearth.cli outputs --stack $(STACK) $(if $(SHOW_SECRETS),--show-secrets,)
 
 .PHONY: lint
 lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
@@ -51,12 +51,12 @@ lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 	@echo "==> actionlint"; $(ACTIONLINT) -color .github/workflows/*.yml
 
 .PHONY: test
-test: setup lint ## Everything CI runs: lint, unit, image, app, platform and host tests
-	@echo "==> platform unit, engine, image and TrueNAS tests"; .venv/bin/pytest tests --ignore=tests/e2e
+test: setup lint ## Everything CI runs: lint, unit, engine, image, app, e2e and host tests
+	@echo "==> unit, engine, image and TrueNAS tests"; .venv/bin/pytest tests -q
 	@bash tools/test-app.sh
-	@bash tools/test-platform.sh
+	@bash tools/test-e2e.sh
 	@bash tools/test-ansible.sh
 
 .PHONY: e2e
-e2e: setup ## Real `pulumi up` of a throwaway local stack (needs the docker plugin)
-	@.venv/bin/pytest tests/e2e
+e2e: setup ## A real `pulumi up` of a throwaway local stack and the e2e suites against it
+	@bash tools/test-e2e.sh

@@ -1,20 +1,17 @@
-"""`python -m hearth.cli up|preview|down|outputs`: what `make up/preview/down` run."""
+"""`python -m hearth.cli up|preview|down|outputs`: what `make up/preview/down/outputs` run."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Mapping
-from importlib.metadata import version
 from typing import Any
 
 from pulumi import automation as auto
 
 from hearth.settings import SettingsError
+from hearth.targets import target_for
 from hearth.workspace import check_settings, select_stack
-
-REQUIRED_PLUGINS = (("docker", version("pulumi-docker")),)
-"""Plugins at the versions the installed Python packages ask for."""
 
 
 def _out(text: str) -> None:
@@ -22,51 +19,36 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
-def print_endpoints(outputs: Mapping[str, auto.OutputValue]) -> None:
-    endpoint = outputs.get("endpoint")
-    if endpoint is not None:
-        _out(f"\nHearth is up. Endpoint: {endpoint.value}")
+def sign_in_text(stack: str, outputs: Mapping[str, auto.OutputValue]) -> str:
+    """Where the platform answers and how to sign in, without showing the password."""
+    make_stack = "" if stack == "local" else f" STACK={stack}"
+    return (
+        f"\nHearth is up: {outputs['endpoint'].value}\n"
+        f"Sign in as {outputs['adminEmail'].value}; show the password with:\n"
+        f"  make outputs SHOW_SECRETS=1{make_stack}\n"
+        "The local edge's certificate comes from its own CA (docs/local.md says how to trust it)."
+    )
 
 
-def missing_plugins() -> list[str]:
-    """Resource plugins the program needs that this machine's Pulumi lacks."""
-    installed = {
-        (p.name, p.version) for p in auto.LocalWorkspace().list_plugins() if p.kind == "resource"
-    }
-    return [f"{name} {ver}" for name, ver in REQUIRED_PLUGINS if (name, ver) not in installed]
-
-
-def run(command: str, stack_name: str, purge: bool) -> int:
-    # The truenas target needs no plugin: its resources are dynamic providers.
-    platform = check_settings(stack_name).platform
-    if command != "outputs" and platform != "truenas" and (missing := missing_plugins()):
-        sys.stderr.write(
-            f"error: Pulumi resource plugin(s) missing: {', '.join(missing)}.\n"
-            "  `make setup` builds them from Go modules; when that is not possible it says why.\n"
-            "  With ordinary internet access: pulumi plugin install resource <name> <version>\n"
-            "  See docs/development.md#when-a-pulumi-part-cannot-be-built\n"
-        )
-        return 3
+def run(command: str, stack_name: str, *, purge: bool = False, show_secrets: bool = False) -> int:
+    settings = check_settings(stack_name)
     stack = select_stack(stack_name)
     show: Any = _out
     if command == "up":
-        result = stack.up(on_output=show, color="auto")
-        print_endpoints(result.outputs)
+        # Refresh first: a container removed or changed by hand is put back as declared.
+        result = stack.up(on_output=show, color="auto", refresh=True)
+        _out(sign_in_text(stack_name, result.outputs))
     elif command == "preview":
         stack.preview(on_output=show, diff=True, color="auto")
     elif command == "down":
         stack.destroy(on_output=show, color="auto")
-        if purge and platform == "truenas":
-            from components.truenas.purge import purge_stack
-
-            purge_stack(stack)
-        elif purge:
-            from hearth.purge import purge_volumes
-
-            purge_volumes(stack_name)
+        if purge:
+            for gone in target_for(settings.platform).purge(stack, settings):
+                _out(f"purged {gone}")
     elif command == "outputs":
         for key, value in stack.outputs().items():
-            _out(f"{key}: {'[secret]' if value.secret else value.value}")
+            shown = value.value if show_secrets or not value.secret else "[secret]"
+            _out(f"{key}: {shown}")
     return 0
 
 
@@ -74,23 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hearth", description=__doc__)
     parser.add_argument("command", choices=["up", "preview", "down", "outputs"])
     parser.add_argument("--stack", default="local", help="stack name (default: local)")
-    parser.add_argument("--purge", action="store_true", help="with down: also delete data volumes")
+    parser.add_argument("--purge", action="store_true", help="with down: also delete the data")
+    parser.add_argument("--show-secrets", action="store_true", help="with outputs: unmask")
     args = parser.parse_args(argv)
     try:
-        return run(args.command, args.stack, args.purge)
+        return run(args.command, args.stack, purge=args.purge, show_secrets=args.show_secrets)
     except SettingsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     except auto.CommandError as exc:
         sys.stderr.write(f"error: pulumi {args.command} failed:\n{exc}\n")
         return 1
-    except Exception as exc:
-        from components.truenas.connection import TrueNASOperationError
-
-        if isinstance(exc, TrueNASOperationError):
-            sys.stderr.write(f"error: {exc}\n")
-            return 1
-        raise
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ GENERATED = {
     "adminPassword": "the platform's first admin account",
     "appS3SecretKey": "MinIO access key `hearth-app`, limited to the app's bucket",
     "authKeyEncryptionSecret": "encrypts the app's token signing keys at rest in PostgreSQL",
+    "digestKey": "keys the HMAC of secret values in container labels (a label reveals nothing)",
 }
 """Config key (under `hearth:`) → what it protects."""
 

@@ -83,7 +83,7 @@ def select_stack(stack: str, config_from: str | None = None) -> auto.Stack:
     `config_from` names the committed stack file to use when it is not `stack`'s
     own (tests deploy a throwaway stack with the `local` settings).
     """
-    from hearth.program import main  # the program imports pulumi_docker; load it only here
+    from hearth.program import main  # the program loads the catalog and targets: only here
 
     config_from = config_from or stack
     check_settings(config_from)

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # `make setup`: everything Hearth needs on this machine, each step skipped when
-# already done. Safe to run any number of times.
+# already done. Safe to run any number of times; a second run takes seconds.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/versions.env"
 cd "$HEARTH_ROOT"
-
-UV_VERSION=0.13.9
-ACTIONLINT_VERSION=v1.7.12
+start=$SECONDS
 
 # uv in a venv of its own under the cache: no global pip installs, one pinned version.
 UV=$HEARTH_CACHE/uv-$UV_VERSION/bin/uv
@@ -16,15 +15,13 @@ if [ ! -x "$UV" ]; then
   "$HEARTH_CACHE/uv-$UV_VERSION/bin/pip" install -q "uv==$UV_VERSION" \
     || die "could not install uv from PyPI; check that PyPI answers"
 fi
-step "Python environment (.venv) from uv.lock"
+# uv sync is quick when .venv already matches uv.lock, and repairs it when not.
 "$UV" sync --frozen --quiet || die "uv sync failed; if pyproject.toml changed, run: $UV lock"
 
 bash tools/docker-engine.sh
-bash tools/base-image.sh
+bash tools/compose.sh
 bash tools/build-images.sh
-
-# Exit 3 means "built what could be built": reported there, fatal only for deployments.
-bash tools/pulumi-toolchain.sh || { rc=$?; [ $rc -eq 3 ] || exit $rc; }
+bash tools/pulumi-toolchain.sh
 
 ACTIONLINT=$HEARTH_CACHE/actionlint-$ACTIONLINT_VERSION/actionlint
 if [ ! -x "$ACTIONLINT" ]; then
@@ -32,4 +29,4 @@ if [ ! -x "$ACTIONLINT" ]; then
   GOBIN=$(dirname "$ACTIONLINT") go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" \
     || die "building actionlint failed; check that the Go module proxy answers"
 fi
-ok "setup complete"
+ok "setup complete in $((SECONDS - start)) s"

@@ -23,6 +23,7 @@ refuses inline configs in read-only services, and Docker refuses copying into th
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -31,8 +32,8 @@ from typing import Any
 
 import yaml
 
+from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, check_catalog
 from hearth.settings import Settings
-from hearth.specs import INTERNAL_NETWORKS, ServiceSpec, check_catalog
 
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 """Rotation for the `local` log driver, the same as the docker target's."""
@@ -93,14 +94,18 @@ def host_files(
     return tuple(found[p] for p in sorted(found))
 
 
-def data_owners(specs: Sequence[ServiceSpec]) -> dict[str, tuple[int, int]]:
-    """Data store → the uid and gid that must own it (for host paths and datasets)."""
-    return {m.volume: (s.uid, s.gid) for s in specs for m in s.mounts if not m.read_only}
+def files_digest(spec: ServiceSpec) -> str:
+    """SHA-256 over a service's configuration files (target, mode, content): a label that
+    changes when a file does, which Compose's own config hash cannot see."""
+    h = hashlib.sha256()
+    for f in sorted(spec.files, key=lambda f: f.target):
+        h.update(f"{f.target}\0{f.mode:o}\0{f.content}\0".encode())
+    return h.hexdigest()
 
 
-def truenas_data_paths(specs: Sequence[ServiceSpec], pool: str, stack: str) -> dict[str, str]:
-    """Data store → `/mnt/<pool>/<stack>/<store>`, the dataset layout on TrueNAS."""
-    return {store: f"/mnt/{pool}/{stack}/{store}" for store in sorted(data_owners(specs))}
+def volume_name(project: str, store: str) -> str:
+    """The Docker volume holding `store` when data lives in volumes: `<project>-<store>`."""
+    return f"{project}-{store}"
 
 
 def _duration(seconds: int) -> str:
@@ -222,9 +227,10 @@ def render(
       `<project>-<name>`, so two projects never share anything.
     - `secrets_dir`, `config_dir` (default `<secrets_dir>/../config`): absolute host
       directories holding the files `host_files` lists.
-    - `data_paths`: None keeps data in named volumes (`<project>-<store>`); a mapping of
+    - `data_paths`: None keeps data in external named volumes (`volume_name`); a mapping of
       every data store to an absolute host path bind-mounts those instead (TrueNAS:
-      `truenas_data_paths`; the directories must exist, owned as `data_owners` says).
+      `<pool>/<stack>/<store>` datasets; the directories must exist, owned as
+      `hearth.catalog.spec.data_stores` says).
 
     Raises ValueError naming the bad input: a project name Compose refuses, a relative
     directory, a data store missing from `data_paths`, an inconsistent catalog.
@@ -248,7 +254,7 @@ def render(
 
     doc: dict[str, Any] = {
         "name": project,
-        "x-hearth": {"platform": settings.platform, "rendered-by": "hearth.compose"},
+        "x-hearth": {"platform": settings.platform, "rendered-by": "hearth.render"},
         "services": {s.name: _service(s, by_name, project, data_paths) for s in specs},
         "networks": {
             net: {
@@ -260,9 +266,9 @@ def render(
         },
     }
     if data_paths is None and stores:
+        # Created and kept by the target (data outlives the project): Compose only uses them.
         doc["volumes"] = {
-            store: {"name": f"{project}-{store}", "labels": {"hearth.project": project}}
-            for store in stores
+            store: {"name": volume_name(project, store), "external": True} for store in stores
         }
     secrets = {secret_key(f.secret, f.uid): {"file": f.path} for f in files if f.secret is not None}
     if secrets:

@@ -1,8 +1,8 @@
 """Service specs: what runs, described without Pulumi or Docker calls.
 
-A spec is plain data. Targets (the docker components, hearth.compose for TrueNAS)
-translate it; tests check it directly. Secure choices are the defaults, so a
-spec has to say so explicitly to loosen one.
+A spec is plain data. hearth.render turns specs into a Compose document, host files and
+data stores, which the targets deploy; tests check specs directly. Secure choices are the
+defaults, so a spec has to say so explicitly to loosen one.
 """
 
 from __future__ import annotations
@@ -182,6 +182,40 @@ class ServiceSpec:
         return tuple(m.volume for m in self.mounts)
 
 
+@dataclass(frozen=True)
+class DataStore:
+    """A data store and its one owner: the service that writes it, whose uid:gid must own
+    its directory or dataset (containers run without CAP_CHOWN and cannot fix it)."""
+
+    name: str
+    service: str
+    uid: int
+    gid: int
+
+
+def data_stores(specs: Sequence[ServiceSpec]) -> dict[str, DataStore]:
+    """Every data store once, by name, with its owner: the service mounting it writable
+    (or, when every mount is read-only, the first that mounts it).
+
+    Raises ValueError when two uids write one store: one of them could not write it.
+    """
+    found: dict[str, DataStore] = {}
+    for writable in (True, False):
+        for spec in specs:
+            for mount in spec.mounts:
+                if mount.read_only == writable:
+                    continue
+                prev = found.get(mount.volume)
+                if prev is None:
+                    found[mount.volume] = DataStore(mount.volume, spec.name, spec.uid, spec.gid)
+                elif writable and (prev.uid, prev.gid) != (spec.uid, spec.gid):
+                    raise ValueError(
+                        f"data store {mount.volume!r} is written by {prev.service} "
+                        f"({prev.uid}:{prev.gid}) and {spec.name} ({spec.user}); one owner only"
+                    )
+    return dict(sorted(found.items()))
+
+
 def check_catalog(specs: Sequence[ServiceSpec]) -> None:
     """Rules that span services: unique names, known dependencies, one owner per data store,
     one-shots that end, and ports on one service only (the edge)."""
@@ -193,14 +227,7 @@ def check_catalog(specs: Sequence[ServiceSpec]) -> None:
         unknown = [d for d in spec.depends_on if d not in names]
         if unknown:
             raise ValueError(f"service {spec.name!r} depends on unknown services {unknown}")
-    owners: dict[str, set[str]] = {}
-    for spec in specs:
-        for m in spec.mounts:
-            if not m.read_only:
-                owners.setdefault(m.volume, set()).add(spec.user)
-    shared = {v: sorted(u) for v, u in owners.items() if len(u) > 1}
-    if shared:
-        raise ValueError(f"data stores written by more than one uid:gid: {shared}")
+    data_stores(specs)
     publishers = [s.name for s in specs if s.ports]
     if len(publishers) > 1:
         raise ValueError(f"only the edge may publish ports; these do: {publishers}")

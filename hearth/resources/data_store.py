@@ -1,9 +1,12 @@
-"""A data directory on the Docker host, owned by the uid of the service using it.
+"""Data stores on the Docker host, outside the Compose project's lifecycle.
 
-On linux and wsl2 data lives in host paths (backed up, inspected and moved with
-ordinary tools) instead of Docker volumes. Containers run with every capability
-dropped and cannot chown, so the directory must already belong to the service's
-uid. The directory is never deleted by Pulumi: data outlives `pulumi destroy`.
+- `HostDirectory` (linux, wsl2): data in host paths, backed up, inspected and moved with
+  ordinary tools. Containers run with every capability dropped and cannot chown, so
+  the directory must already belong to the service's uid.
+- `DockerVolume` (local): a named volume, labelled with its stack.
+
+Neither is ever deleted by Pulumi: data outlives `pulumi destroy` (`retain_on_delete`),
+and the next `up` adopts what it finds. Only an explicit purge deletes it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+from hearth.resources.docker_cli import DockerError, docker
 
 
 def ensure_directory(path: Path, uid: int, gid: int) -> None:
@@ -62,5 +67,48 @@ class HostDirectory(pulumi.dynamic.Resource):
             _HostDirectoryProvider(),
             name,
             {"path": path, "uid": uid, "gid": gid},
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
+        )
+
+
+def ensure_volume(name: str, labels: dict[str, str]) -> None:
+    """Create the volume unless it exists (a kept volume is adopted as it is)."""
+    try:
+        docker("volume", "inspect", name)
+    except DockerError:
+        docker("volume", "create", *(f"--label={k}={v}" for k, v in sorted(labels.items())), name)
+
+
+class _DockerVolumeProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        ensure_volume(props["name"], props["labels"])
+        return CreateResult(props["name"], props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # Labels are fixed at creation; a volume is never replaced under its data.
+        return DiffResult(changes=olds["name"] != news["name"], replaces=["name"])
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        ensure_volume(news["name"], news["labels"])
+        return UpdateResult(news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Leave the data in place; `make down PURGE=1` is the way to delete it."""
+
+
+class DockerVolume(pulumi.dynamic.Resource):
+    """A named Docker volume; kept when the stack goes."""
+
+    def __init__(
+        self,
+        name: str,
+        volume: str,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            _DockerVolumeProvider(),
+            name,
+            {"name": volume, "labels": labels},
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
         )

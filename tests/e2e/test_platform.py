@@ -1,8 +1,9 @@
-"""The whole platform from its rendered Compose document (the TrueNAS artefact), on this
-machine's Engine: health, hardening seen from inside each container, a user journey
-through the edge, faults (kill -9), replacement, and `down` keeping the data.
+"""The whole platform deployed for real by `pulumi up` (conftest.py): health, hardening
+seen from inside each container, a user journey through the edge, faults (kill -9),
+drift repaired by `up --refresh`, changes that recreate exactly what they should, and
+destroy keeping the data until a purge.
 
-Tests run in file order and share one project (see conftest.py); each is bounded in time.
+Tests run in file order and share one deployment; each is bounded in time.
 """
 
 from __future__ import annotations
@@ -14,20 +15,23 @@ import secrets
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import testinfra
+from pulumi import automation as auto
 
-from hearth.compose import data_owners, dump, render
-from hearth.services import BUCKET, CONSOLE_PATH, DATA_SERVICES, TMP, caddyfile
-from hearth.settings import parse_settings
-from hearth.specs import INTERNAL_NETWORKS
-from tests.compose_e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, run
+import hearth.program
+from hearth.catalog import BUCKET, CONSOLE_PATH, DATA_SERVICES, TMP, services
+from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, data_stores
+from hearth.settings import PROJECT
+from hearth.targets import docker as docker_target
+from tests.e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, run
 
-pytestmark = pytest.mark.compose_e2e
+pytestmark = pytest.mark.e2e
 
 CAP_NAMES = {
     "CHOWN": 0,
@@ -38,7 +42,7 @@ CAP_NAMES = {
     "SETUID": 7,
     "NET_BIND_SERVICE": 10,
 }
-FILE_BODY = b"hearth compose e2e: a small text file\n"
+FILE_BODY = b"hearth e2e: a small text file\n"
 
 
 # ---- health and hardening -----------------------------------------------------------------
@@ -128,8 +132,6 @@ def test_no_secret_value_is_visible_in_docker_inspect(platform: Platform) -> Non
         text = json.dumps(inspect(platform.container(spec.name)))
         leaked = [k for k, v in platform.secret_values.items() if v in text]
         assert not leaked, f"{spec.name}: secrets {leaked} visible in docker inspect"
-    document = platform.compose_file.read_text()
-    assert not [k for k, v in platform.secret_values.items() if v in document]
 
 
 # ---- a user journey through the edge -------------------------------------------------------
@@ -455,132 +457,105 @@ def test_kill_9_comes_back_healthy_without_losing_committed_data(
     assert_data_kept(platform, edge, journey)
 
 
-def test_recreating_containers_with_changed_environment_keeps_data(
-    platform: Platform, edge: Edge, journey: Journey
+def test_a_second_up_changes_nothing(platform: Platform) -> None:
+    ids = platform.ids()
+    platform.up(expect_no_changes=True)
+    # `make up` refreshes first: the live state read back must match what was applied.
+    platform.up(refresh=True, expect_no_changes=True)
+    assert platform.ids() == ids
+
+
+def recreated(before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:
+    return {svc for svc, cid in after.items() if before.get(svc) != cid}
+
+
+def test_changing_one_service_environment_recreates_exactly_that_container(
+    platform: Platform, edge: Edge, journey: Journey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    changed = [*DATA_SERVICES, "edge"]
-    ids = {s: inspect(platform.container(s))["Id"] for s in changed}
-    one_shots = [s.name for s in platform.specs if s.one_shot]
-    runs = {s: inspect(platform.container(s))["State"]["StartedAt"] for s in one_shots}
-    platform.write_document({s: {"HEARTH_E2E_GENERATION": "2"} for s in changed})
+    def with_extra_env(settings: Any) -> tuple[ServiceSpec, ...]:
+        return tuple(
+            replace(s, env={**s.env, "HEARTH_E2E_GENERATION": "2"}) if s.name == "redis" else s
+            for s in services(settings)
+        )
+
+    before = platform.ids()
+    monkeypatch.setattr(hearth.program, "services", with_extra_env)
     platform.up()
-    for s in changed:
-        info = inspect(platform.container(s))
-        assert info["Id"] != ids[s], f"{s} was not recreated"
-        assert "HEARTH_E2E_GENERATION=2" in info["Config"]["Env"], s
-    # The bootstrap and migrate one-shots ran again, and succeeded again: idempotent.
-    for s in one_shots:
-        state = inspect(platform.container(s))["State"]
-        assert state["StartedAt"] != runs[s], f"{s} did not run again"
-        assert state["ExitCode"] == 0, f"{s} failed on its second run"
+    assert recreated(before, platform.ids()) == {"redis"}
+    assert "HEARTH_E2E_GENERATION=2" in inspect(platform.container("redis"))["Config"]["Env"]
+    monkeypatch.undo()
+    started = time.monotonic()
+    platform.up()
+    platform.figures["env_change_to_healthy_s"] = round(time.monotonic() - started, 1)
     assert_data_kept(platform, edge, journey)
 
 
-def test_down_without_volumes_keeps_the_data(
+def test_changing_a_secret_recreates_exactly_the_services_that_read_it(
     platform: Platform, edge: Edge, journey: Journey
 ) -> None:
-    platform.compose("down", "--timeout", "10", timeout=120)
-    volumes = run(
-        ["docker", "volume", "ls", "-q", "--filter", f"label=hearth.project={platform.project}"]
-    ).split()
-    stores = {m.volume for s in platform.specs for m in s.mounts}
-    assert sorted(volumes) == sorted(f"{platform.project}-{v}" for v in stores)
+    readers = {s.name for s in platform.specs if "redisPassword" in {x.name for x in s.secrets}}
+    assert {"redis", "migrate", "app-1"} <= readers
+    before = platform.ids()
+    platform.stack.set_config(
+        f"{PROJECT}:redisPassword", auto.ConfigValue(secrets.token_urlsafe(32), secret=True)
+    )
     platform.up()
+    assert recreated(before, platform.ids()) == readers
     assert_data_kept(platform, edge, journey)
 
 
-def test_compose_binary_talks_to_this_engine(platform: Platform) -> None:
-    version = run([platform.compose_bin, "version", "--short"]).strip()
-    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).strip()
+def test_up_with_refresh_repairs_containers_removed_or_stopped_by_hand(
+    platform: Platform, edge: Edge, journey: Journey
+) -> None:
+    before = platform.ids()
+    run(["docker", "rm", "-f", platform.container("app-2")])
+    run(["docker", "stop", platform.container("nats")], timeout=60)
+    platform.up(refresh=True)
+    after = platform.ids()
+    assert "app-2" in recreated(before, after)
+    assert not recreated(before, after) - {"app-2", "nats"}, "only the drifted containers change"
+    for service in ("app-2", "nats"):
+        assert inspect(platform.container(service))["State"]["Health"]["Status"] == "healthy"
+    assert_data_kept(platform, edge, journey)
+
+
+def test_no_secret_value_is_in_the_state_or_the_outputs(platform: Platform) -> None:
+    state = json.dumps(platform.stack.export_stack().deployment)
+    outputs = {k: v for k, v in platform.stack.outputs().items() if not v.secret}
+    for name, value in platform.secret_values.items():
+        assert value not in state, f"secret {name} is in the state in plain text"
+        assert value not in json.dumps({k: v.value for k, v in outputs.items()}), name
+    assert platform.stack.outputs()["adminPassword"].secret
+
+
+def test_outputs_record_the_compose_version(platform: Platform) -> None:
+    version = platform.stack.outputs()["composeVersion"].value
     platform.figures["compose"] = version
-    platform.figures["engine"] = engine
+    platform.figures["engine"] = run(
+        ["docker", "version", "--format", "{{.Server.Version}}"]
+    ).strip()
     assert version.lstrip("v").startswith("2.")
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        {
-            "hearth:platform": "linux",
-            "hearth:bindAddress": "192.168.1.20",
-            "hearth:appReplicas": "3",
-        },
-        {
-            "hearth:platform": "linux",
-            "hearth:bindAddress": "192.168.1.20",
-            "hearth:domain": "hearth.example.org",
-            "hearth:acmeEmail": "ops@example.org",
-            "hearth:httpsPort": "443",
-        },
-    ],
-    ids=["lan-internal-ca", "domain-acme"],
-)
-def test_caddyfiles_of_other_stacks_are_valid_for_caddy(
-    tmp_path: Path, config: dict[str, str]
+def stack_volumes(platform: Platform) -> list[str]:
+    out = run(["docker", "volume", "ls", "-q", "--filter", f"label=hearth.stack={platform.name}"])
+    return sorted(out.split())
+
+
+def test_destroy_keeps_the_data_and_a_new_up_finds_it(
+    platform: Platform, edge: Edge, journey: Journey
 ) -> None:
-    """Only the local variant runs above; Caddy itself checks the LAN and ACME variants."""
-    text = caddyfile(parse_settings(config))
-    (tmp_path / "Caddyfile").write_text(text)
-    (tmp_path / "Caddyfile").chmod(0o444)
-    image = "hearth/edge:local"
-    out = run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--read-only",
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
-            "--tmpfs",
-            TMP,
-            "--tmpfs",
-            "/data:uid=10002,gid=10002",
-            "-v",
-            f"{tmp_path}/Caddyfile:/etc/caddy/Caddyfile:ro",
-            image,
-            "validate",
-            "--config",
-            "/etc/caddy/Caddyfile",
-            "--adapter",
-            "caddyfile",
-        ],
-        timeout=60,
-    )
-    assert "Valid configuration" in out
+    volumes = stack_volumes(platform)
+    assert volumes == sorted(f"{platform.project}-{v}" for v in data_stores(platform.specs))
+    platform.stack.destroy(on_output=print, color="never")
+    assert not platform.ids(), "containers left after destroy"
+    assert stack_volumes(platform) == volumes
+    platform.up()
+    assert_data_kept(platform, edge, journey)
 
 
-def test_host_path_data_stores_as_on_truenas(platform: Platform, tmp_path: Path) -> None:
-    """TrueNAS keeps data in host paths (datasets), not volumes: the data services, rendered
-    with `data_paths`, run on directories owned as `data_owners` says."""
-    specs = [s for s in platform.specs if s.name in DATA_SERVICES]
-    project = f"{platform.project}-paths"
-    paths = {store: str(tmp_path / "data" / store) for store in data_owners(specs)}
-    for store, (uid, gid) in data_owners(specs).items():
-        Path(paths[store]).mkdir(parents=True, mode=0o700)
-        os.chown(paths[store], uid, gid)
-    doc = render(
-        platform.settings,
-        specs,
-        project=project,
-        secrets_dir=str(platform.secrets_dir),
-        data_paths=paths,
-    )
-    compose_file = tmp_path / "compose.yaml"
-    compose_file.write_text(dump(doc))
-    base = [platform.compose_bin, "-f", str(compose_file), "-p", project]
-    try:
-        run([*base, "up", "-d", "--pull", "never", "--wait", "--wait-timeout", "180"], timeout=200)
-        assert Path(paths["postgres-data"], "PG_VERSION").is_file()
-        assert Path(paths["minio-data"], ".minio.sys").is_dir()
-        assert Path(paths["nats-data"], "jetstream").is_dir()
-        assert os.stat(Path(paths["postgres-data"], "PG_VERSION")).st_uid == 999
-        volumes = run(
-            ["docker", "volume", "ls", "-q", "--filter", f"label=hearth.project={project}"]
-        )
-        assert not volumes.strip(), f"named volumes created despite data_paths: {volumes}"
-    finally:
-        run([*base, "down", "-v", "--timeout", "10"], timeout=120)
+def test_purge_deletes_the_data(platform: Platform) -> None:
+    platform.stack.destroy(on_output=print, color="never")
+    removed = docker_target.purge(platform.stack, platform.settings)
+    assert sorted(removed) == sorted(f"{platform.project}-{v}" for v in data_stores(platform.specs))
+    assert stack_volumes(platform) == []

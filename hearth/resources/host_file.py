@@ -2,11 +2,11 @@
 
 Docker Engine without swarm has no secret or config store, and a read-only root
 filesystem refuses `docker cp`, so secrets and configuration files live on the
-host: read-only modes inside a 0700 directory. Host users other than the owner
-cannot reach them (the directory), while the container, whatever its uid, can read
+host: read-only modes inside 0700 directories, owned by the uid that reads them.
+Other host users cannot reach them (the directories), while the container can read
 its bind-mounted copy (dockerd resolves the path as root). A secret's content is a
 Pulumi secret input, so it stays encrypted in state and never shows in
-`docker inspect`.
+`docker inspect` or the Compose document.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def _digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def write_file(path: Path, content: str, mode: int) -> None:
-    """Atomically (re)write `path` with `content` and `mode`, its directory kept at 0700."""
+def write_file(path: Path, content: str, mode: int, uid: int = -1, gid: int = -1) -> None:
+    """Atomically (re)write `path` with `content`, `mode` and owner (-1: unchanged), its
+    directory kept at 0700."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent)
@@ -34,25 +35,50 @@ def write_file(path: Path, content: str, mode: int) -> None:
         with os.fdopen(fd, "w") as f:
             f.write(content)
         os.chmod(tmp, mode)
+        if (uid, gid) != (-1, -1):
+            os.chown(tmp, uid, gid)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _write(props: dict[str, Any]) -> None:
+    owner = (int(props.get("uid", -1)), int(props.get("gid", -1)))
+    write_file(Path(props["path"]), props["content"], int(props["mode"]), *owner)
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mode & 0o7777, st.st_uid, st.st_gid
+
+
 class _HostFileProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        write_file(Path(props["path"]), props["content"], int(props["mode"]))
+        _write(props)
         return CreateResult(props["path"], {**props, "sha256": _digest(props["content"])})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = olds.get("sha256") != _digest(news["content"]) or olds.get("mode") != news["mode"]
         if olds.get("path") != news["path"]:
             return DiffResult(changes=True, replaces=["path"], delete_before_replace=False)
-        return DiffResult(changes=changed or not Path(news["path"]).is_file())
+        wanted = [news["mode"], news.get("uid", -1), news.get("gid", -1)]
+        changed = olds.get("sha256") != _digest(news["content"]) or wanted != [
+            olds.get("mode"),
+            olds.get("uid", -1),
+            olds.get("gid", -1),
+        ]
+        # A file deleted or re-owned by hand is written again.
+        seen = _stat(Path(news["path"]))
+        owner_ok = seen is not None and (
+            wanted[1] == -1 or (seen[1], seen[2]) == (wanted[1], wanted[2])
+        )
+        return DiffResult(changes=changed or seen is None or not owner_ok)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        write_file(Path(news["path"]), news["content"], int(news["mode"]))
+        _write(news)
         return UpdateResult({**news, "sha256": _digest(news["content"])})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -62,7 +88,7 @@ class _HostFileProvider(ResourceProvider):
 class HostFile(pulumi.dynamic.Resource):
     """`content` at `path` on this machine; `path` is what a container bind-mounts.
 
-    `secret=True` keeps the content encrypted in state.
+    `secret=True` keeps the content encrypted in state; `uid`/`gid` own it (-1: root).
     """
 
     path: pulumi.Output[str]
@@ -76,6 +102,8 @@ class HostFile(pulumi.dynamic.Resource):
         *,
         secret: bool,
         mode: int = 0o444,
+        uid: int = -1,
+        gid: int = -1,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         if mode & 0o222:
@@ -87,6 +115,8 @@ class HostFile(pulumi.dynamic.Resource):
                 "path": path,
                 "content": pulumi.Output.secret(content) if secret else content,
                 "mode": mode,
+                "uid": uid,
+                "gid": gid,
                 "sha256": None,
             },
             opts,

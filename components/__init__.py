@@ -1,1 +1,0 @@
-"""Docker-target components: thin translations of hearth specs into pulumi-docker resources."""
