@@ -27,6 +27,8 @@ HostName = Annotated[
     str, Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 ]
 ZfsName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")]
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+"""An address as the app accepts it (app/src/hearth_app/auth/schemas.py, Email)."""
 
 SECRET_KEYS = ("truenasApiKey", *GENERATED)
 """Keys held only as Pulumi secrets: read by the program with require_secret, never here."""
@@ -58,12 +60,15 @@ class Settings(BaseModel):
     """Host port of the edge's HTTPS endpoint."""
     domain: HostName | None = None
     """Public DNS name of the platform. Set: certificates from ACME. Unset: internal CA."""
-    acme_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    acme_email: Email | None = None
     """Contact address given to the ACME CA (only with `domain`)."""
     app_replicas: Annotated[int, Field(ge=1, le=8)] = 2
     """How many app containers the edge balances across."""
     registration_open: bool = True
     """Whether anyone may register an account; off, only admins create users."""
+    admin_email: Email = "admin@example.com"
+    """Address of the platform's first admin account, which the `migrate` one-shot sets up
+    with the generated `adminPassword` secret."""
     data_root: str | None = None
     """Host directory for data on linux and wsl2 (default /srv/hearth); `local` uses volumes."""
     truenas_url: Annotated[str, Field(pattern=r"^wss?://[^/\s]+(/.*)?$")] | None = None

@@ -1,15 +1,15 @@
 """Names of the images `make images` (tools/build-images.sh) builds.
 
-Specs name images by tag; each target pins the tag to what it really runs (the
-docker target resolves it to the image id, see components/docker/images.py), so a
-rebuilt image replaces its containers and an unchanged one changes nothing.
+Specs name images by tag; each target pins the tag to what it really runs (the docker
+target resolves it to the image id), so a rebuilt image replaces its containers and an
+unchanged one changes nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+IMAGES_DIR = Path(__file__).resolve().parents[2] / "images"
 TAG = "local"
 
 

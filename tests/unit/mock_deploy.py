@@ -59,8 +59,8 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
 
     The generated secrets are set as `make up` would have set them.
     """
-    from components.docker import images
     from hearth.program import main
+    from hearth.targets import docker
     from hearth.secrets import GENERATED
 
     recorder = Recorder()
@@ -74,10 +74,10 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
         main()
 
     # No engine under mocks: pin every tag to a stable fake id derived from it.
-    real = images.local_image_id
-    images.local_image_id = fake_image_id
+    real = docker.image_id
+    docker.image_id = fake_image_id
     try:
         run()
     finally:
-        images.local_image_id = real
+        docker.image_id = real
     return recorder

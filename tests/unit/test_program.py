@@ -1,22 +1,35 @@
-"""Every stack's resource graph under Pulumi mocks: the security baseline holds for
-every container, whatever services the catalog has."""
+"""Every docker-target stack's resource graph under Pulumi mocks: one Compose project whose
+every service keeps the security baseline, data stores kept on destroy, host files for
+secrets, digests that follow images, files and secrets — whatever services the catalog has.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from hearth.catalog import services
+from hearth.catalog.spec import (
+    INTERNAL_NETWORKS,
+    HealthCheck,
+    ServiceSpec,
+    VolumeMount,
+    data_stores,
+)
+from hearth.render import LOG_OPTIONS
 from hearth.secrets import GENERATED
-from hearth.services import services
 from hearth.settings import SettingsError, parse_settings
-from hearth.specs import INTERNAL_NETWORKS
-from tests.unit.mock_deploy import Declared, deploy, fake_secret
+from tests.unit.mock_deploy import Declared, Recorder, deploy, fake_secret
 
-CONTAINER = "docker:index/container:Container"
-NETWORK = "docker:index/network:Network"
-VOLUME = "docker:index/volume:Volume"
+COMPOSE = "pulumi-python:dynamic/hearth:ComposeProject"
+VOLUME = "pulumi-python:dynamic/hearth:DockerVolume"
+HOST_DIR = "pulumi-python:dynamic/hearth:HostDirectory"
+HOST_FILE = "pulumi-python:dynamic/hearth:HostFile"
 DATA_SERVICES = {"postgres", "redis", "nats", "minio"}
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+"""Pulumi's signature key marking a serialized secret value."""
 
 STACKS = {
     "local": {"hearth:platform": "local"},
@@ -25,98 +38,138 @@ STACKS = {
 }
 
 
-def containers(stack: str) -> list[Declared]:
-    return deploy(STACKS[stack], stack=stack).of_type(CONTAINER)
+def project(rec: Recorder) -> dict[str, Any]:
+    (found,) = rec.of_type(COMPOSE)
+    return found.inputs
 
 
-def spec_name(container: Declared, stack: str) -> str:
-    return str(container.inputs["name"]).removeprefix(f"hearth-{stack}-")
+def compose_services(stack: str) -> dict[str, Any]:
+    return dict(project(deploy(STACKS[stack], stack=stack))["services"])
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
-def test_every_container_is_hardened(stack: str) -> None:
+def test_every_service_is_hardened(stack: str) -> None:
     specs = {s.name: s for s in services(parse_settings(STACKS[stack]))}
-    found = containers(stack)
-    assert {spec_name(c, stack) for c in found} == set(specs)
-    for c in found:
-        spec, i, where = specs[spec_name(c, stack)], c.inputs, c.urn_hint
-        uid = int(str(i["user"]).split(":")[0])
-        assert uid > 0, f"{where} runs as root"
-        assert i["capabilities"]["drops"] == ["ALL"], where
-        assert set(i["capabilities"].get("adds", [])) == set(spec.cap_add), where
-        assert i["securityOpts"] == ["no-new-privileges:true"], where
-        assert i["readOnly"] is spec.read_only, where
-        assert i["memory"] > 0, where
-        assert i["ulimits"][0]["name"] == "nproc", where
-        assert i["logDriver"] == "local", where
-        assert i["logOpts"] == {"max-size": "10m", "max-file": "3"}, where
+    found = compose_services(stack)
+    assert set(found) == set(specs)
+    for name, svc in found.items():
+        spec, where = specs[name], f"{COMPOSE}::{stack}/{name}"
+        assert int(str(svc["user"]).split(":")[0]) > 0, f"{where} runs as root"
+        assert svc["cap_drop"] == ["ALL"], where
+        assert set(svc.get("cap_add", [])) == set(spec.cap_add), where
+        assert svc["security_opt"] == ["no-new-privileges:true"], where
+        assert svc["read_only"] is spec.read_only, where
+        assert svc["mem_limit"] == svc["memswap_limit"] == f"{spec.memory_mb}m", where
+        assert svc["pids_limit"] == spec.processes, where
+        assert svc["logging"] == {"driver": "local", "options": LOG_OPTIONS}, where
         if spec.one_shot:
-            assert i["restart"] == "no", where
-            assert i["attach"] is True, where
-            assert i.get("healthcheck") is None, where
+            assert svc["restart"] == "no", where
+            assert svc["healthcheck"] == {"disable": True}, where
         else:
-            assert i["restart"] == "unless-stopped", where
-            assert i["healthcheck"]["tests"][0] == "CMD", where
-            assert i["wait"] is True, where
+            assert svc["restart"] == "unless-stopped", where
+            assert svc["healthcheck"]["test"][0] == "CMD", where
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_only_the_edge_publishes_ports_on_the_configured_address(stack: str) -> None:
     settings = parse_settings(STACKS[stack])
-    publishing = [c for c in containers(stack) if c.inputs.get("ports")]
-    assert len(publishing) == 1, [c.urn_hint for c in publishing]
-    assert {p["ip"] for p in publishing[0].inputs["ports"]} == {str(settings.bind_address)}
-    assert settings.http_port in {p["external"] for p in publishing[0].inputs["ports"]}
+    publishing = {n: s for n, s in compose_services(stack).items() if s.get("ports")}
+    assert list(publishing) == ["edge"]
+    ports = publishing["edge"]["ports"]
+    assert {p["host_ip"] for p in ports} == {str(settings.bind_address)}
+    assert str(settings.http_port) in {p["published"] for p in ports}
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_data_services_sit_only_on_internal_networks(stack: str) -> None:
-    rec = deploy(STACKS[stack], stack=stack)
-    internal = {n.inputs["name"] for n in rec.of_type(NETWORK) if n.inputs.get("internal") is True}
-    assert internal == {f"hearth-{stack}-{n}" for n in INTERNAL_NETWORKS}
-    for c in rec.of_type(CONTAINER):
-        if spec_name(c, stack) in DATA_SERVICES:
-            nets = {n["name"] for n in c.inputs["networksAdvanced"]}
-            assert nets <= internal, c.urn_hint
+    inputs = project(deploy(STACKS[stack], stack=stack))
+    internal = {k for k, n in inputs["networks"].items() if n["internal"] is True}
+    assert internal == INTERNAL_NETWORKS & set(inputs["networks"])
+    for name in DATA_SERVICES:
+        assert set(inputs["services"][name]["networks"]) <= internal, name
 
 
-def test_every_resource_name_carries_the_stack_so_stacks_never_clash() -> None:
-    a = deploy(STACKS["local"], stack="local")
-    b = deploy(STACKS["local"], stack="other")
-    names_a = {r.inputs["name"] for t in (NETWORK, VOLUME, CONTAINER) for r in a.of_type(t)}
-    names_b = {r.inputs["name"] for t in (NETWORK, VOLUME, CONTAINER) for r in b.of_type(t)}
-    assert names_a
-    assert not names_a & names_b
-    assert all(str(n).startswith("hearth-local-") for n in names_a)
+def names(rec: Recorder) -> set[str]:
+    inputs = project(rec)
+    return (
+        {s["container_name"] for s in inputs["services"].values()}
+        | {n["name"] for n in inputs["networks"].values()}
+        | {v.inputs["name"] for v in rec.of_type(VOLUME)}
+        | {inputs["project"]}
+    )
 
 
-def test_data_volumes_outlive_destroy() -> None:
+def test_every_name_carries_the_stack_so_stacks_never_clash() -> None:
+    a, b = names(deploy(STACKS["local"], stack="local")), names(deploy(STACKS["local"], "other"))
+    assert a
+    assert not a & b
+    assert all(n.startswith("hearth-local") for n in a)
+
+
+def test_data_volumes_are_external_to_compose_and_outlive_destroy() -> None:
     rec = deploy(STACKS["local"])
-    assert rec.of_type(VOLUME)
-    for v in rec.of_type(VOLUME):
+    volumes = {v.inputs["name"]: v for v in rec.of_type(VOLUME)}
+    assert len(volumes) == len(data_stores(services(parse_settings({}))))
+    for v in volumes.values():
         assert v.retain_on_delete, v.urn_hint
+    declared = project(rec)["volumes"]
+    assert {v["name"] for v in declared.values()} == set(volumes)
+    assert all(v["external"] is True for v in declared.values())
 
 
-def test_no_secret_value_reaches_a_container_definition() -> None:
+def test_no_secret_value_reaches_the_compose_project() -> None:
     rec = deploy(STACKS["local"])
-    dump = json.dumps([c.inputs for c in rec.of_type(CONTAINER)], default=str)
+    dump = json.dumps(project(rec), default=str)
     for key in GENERATED:
-        assert fake_secret(key) not in dump, f"{key} leaked into a container's inputs"
+        assert fake_secret(key) not in dump, f"{key} leaked into the Compose project's inputs"
+
+
+def test_secrets_are_host_files_owned_by_their_reader_and_read_only() -> None:
+    rec = deploy(STACKS["local"])
+    specs = services(parse_settings({}))
+    files = {f.inputs["path"]: f.inputs for f in rec.of_type(HOST_FILE)}
+    for spec in specs:
+        for s in spec.secrets:
+            (path,) = [p for p in files if p.endswith(f"/secrets/{spec.uid}/{s.name}")]
+            f = files[path]
+            # Pulumi's secret wrapper: the value stays encrypted in state.
+            assert SECRET_SIG in f["content"], f"{path} is not a Pulumi secret"
+            assert f["content"]["value"] == fake_secret(s.name)
+            assert (int(f["uid"]), int(f["gid"]), int(f["mode"])) == (spec.uid, spec.gid, 0o400)
+
+
+def test_digests_follow_each_services_image_files_and_secrets() -> None:
+    digests = project(deploy(STACKS["local"]))["digests"]
+    specs = {s.name: s for s in services(parse_settings({}))}
+    assert set(digests) == set(specs)
+    for name, d in digests.items():
+        assert set(d) == {"image", "files", "secrets"}, name
+        assert d["image"].startswith("sha256:"), name
+    # Replicas read the same secrets and files; the edge and the app do not.
+    assert digests["app-1"] == digests["app-2"]
+    assert digests["edge"]["secrets"] != digests["app-1"]["secrets"]
+    assert digests["edge"]["files"] != digests["postgres"]["files"]
+
+
+def test_changing_one_secret_changes_the_digest_of_exactly_its_readers() -> None:
+    before = project(deploy(STACKS["local"]))["digests"]
+    after = project(deploy({**STACKS["local"], "hearth:redisPassword": "another"}))["digests"]
+    readers = {
+        s.name
+        for s in services(parse_settings({}))
+        if "redisPassword" in {x.name for x in s.secrets}
+    }
+    assert {n for n in before if before[n]["secrets"] != after[n]["secrets"]} == readers
 
 
 def test_http_port_setting_reaches_the_published_port() -> None:
-    publishing = [
-        c for c in deploy({"hearth:httpPort": "9090"}).of_type(CONTAINER) if c.inputs.get("ports")
-    ]
-    assert 9090 in {p["external"] for p in publishing[0].inputs["ports"]}
+    edge = project(deploy({"hearth:httpPort": "9090"}))["services"]["edge"]
+    assert "9090" in {p["published"] for p in edge["ports"]}
 
 
 def test_invalid_config_fails_before_any_resource_is_declared() -> None:
     with pytest.raises(SettingsError, match="hearth:httpPort"):
         deploy({"hearth:httpPort": "70000"})
-
-
-HOST_DIR = "pulumi-python:dynamic:Resource"
 
 
 @pytest.mark.parametrize(("stack", "root"), [("linux", "/srv/hearth"), ("wsl2", "/srv/hearth")])
@@ -125,37 +178,19 @@ def test_host_path_platforms_keep_data_in_owned_directories_under_the_data_root(
 ) -> None:
     rec = deploy(STACKS[stack], stack=stack)
     assert not rec.of_type(VOLUME), "host-path platforms use no Docker volumes"
-    dirs = {r.inputs["path"]: r for r in rec.of_type(HOST_DIR) if "uid" in r.inputs}
+    dirs: dict[str, Declared] = {r.inputs["path"]: r for r in rec.of_type(HOST_DIR)}
     assert dirs
     for path, d in dirs.items():
         assert path.startswith(f"{root}/{stack}/"), path
         assert d.retain_on_delete, path
-    for c in rec.of_type(CONTAINER):
-        for m in c.inputs.get("mounts", []):
-            if m["target"].startswith("/run/secrets") or m["source"] not in dirs:
-                continue
-            assert m["type"] == "bind"
+    for svc in project(rec)["services"].values():
+        for m in svc.get("volumes", []):
+            assert m["type"] == "bind" and m["source"] in dirs, m
             owner = dirs[m["source"]].inputs
-            # Pulumi carries numbers as floats.
-            assert f"{int(owner['uid'])}:{int(owner['gid'])}" == c.inputs["user"], c.urn_hint
+            assert f"{int(owner['uid'])}:{int(owner['gid'])}" == svc["user"]
 
 
-def test_local_keeps_data_in_volumes_mounted_by_name() -> None:
-    rec = deploy(STACKS["local"])
-    volumes = {v.inputs["name"] for v in rec.of_type(VOLUME)}
-    mounted = {
-        m["source"]
-        for c in rec.of_type(CONTAINER)
-        for m in c.inputs.get("mounts", [])
-        if m["type"] == "volume"
-    }
-    assert mounted == volumes
-
-
-def test_a_data_store_shared_by_two_uids_is_refused() -> None:
-    from components.docker.platform import store_owners
-    from hearth.specs import HealthCheck, ServiceSpec, VolumeMount
-
+def test_a_data_store_written_by_two_uids_is_refused() -> None:
     def svc(name: str, user: str) -> ServiceSpec:
         return ServiceSpec(
             name=name,
@@ -167,4 +202,4 @@ def test_a_data_store_shared_by_two_uids_is_refused() -> None:
         )
 
     with pytest.raises(ValueError, match="shared"):
-        store_owners([svc("a", "1000:1000"), svc("b", "1001:1001")])
+        data_stores([svc("a", "1000:1000"), svc("b", "1001:1001")])

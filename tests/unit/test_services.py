@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+import hearth.catalog
+from hearth.catalog import DATA_SERVICES, services
+from hearth.catalog.common import public_url
+from hearth.catalog.edge import caddyfile
+from hearth.catalog.minio import BUCKET
+from hearth.catalog.nats import APP_NATS_PUBLISH, APP_NATS_SUBSCRIBE
+from hearth.catalog.postgres import bootstrap_sql
+from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, check_catalog
 from hearth.secrets import GENERATED
-from hearth.services import (
-    APP_NATS_PUBLISH,
-    BUCKET,
-    DATA_SERVICES,
-    caddyfile,
-    postgres_bootstrap_sql,
-    public_url,
-    services,
-)
 from hearth.settings import Settings, parse_settings
-from hearth.specs import INTERNAL_NETWORKS, ServiceSpec, check_catalog
+
+APP_SRC = Path(__file__).resolve().parents[2] / "app" / "src" / "hearth_app"
 
 LOCAL = parse_settings({})
 LAN = parse_settings(
@@ -125,8 +128,24 @@ def test_secrets_reach_containers_only_as_files() -> None:
 
 def test_every_generated_secret_is_used_or_reserved() -> None:
     used = {s.name for spec in services(LOCAL) for s in spec.secrets}
-    # adminPassword is for the first admin account, which the app does not create yet.
-    assert set(GENERATED) - used == {"adminPassword"}
+    # digestKey keys the HMAC of secrets in the docker target's labels: no container reads it.
+    assert set(GENERATED) - used == {"digestKey"}
+
+
+def test_only_migrate_gets_the_first_admin() -> None:
+    specs = catalog(DOMAIN)
+    env = specs["migrate"].env
+    assert env["HEARTH_BOOTSTRAP_ADMIN_EMAIL"] == "admin@example.com"
+    assert env["HEARTH_BOOTSTRAP_ADMIN_PASSWORD_FILE"] == "/run/secrets/admin_password"
+    assert "adminPassword" in {s.name for s in specs["migrate"].secrets}
+    custom = parse_settings({"hearth:adminEmail": "root@hearth.example.org"})
+    assert catalog(custom)["migrate"].env["HEARTH_BOOTSTRAP_ADMIN_EMAIL"] == (
+        "root@hearth.example.org"
+    )
+    for spec in specs.values():
+        if spec.name != "migrate":
+            assert "adminPassword" not in {s.name for s in spec.secrets}, spec.name
+            assert not any(k.startswith("HEARTH_BOOTSTRAP_") for k in spec.env), spec.name
 
 
 def test_app_replicas_follow_the_setting_and_wait_for_migrations() -> None:
@@ -177,7 +196,7 @@ def test_caddyfile_balances_every_replica_with_active_health_checks() -> None:
 
 
 def test_postgres_bootstrap_is_idempotent_and_least_privilege() -> None:
-    sql = postgres_bootstrap_sql()
+    sql = bootstrap_sql()
     assert "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app')\\gexec" in sql
     assert "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS" in sql
     assert "REVOKE ALL ON DATABASE app FROM PUBLIC;" in sql
@@ -196,9 +215,61 @@ def test_app_s3_policy_is_limited_to_its_bucket() -> None:
 
 def test_nats_app_user_cannot_publish_everywhere() -> None:
     assert ">" not in APP_NATS_PUBLISH
+    assert ">" not in APP_NATS_SUBSCRIBE
     conf = next(f.content for f in catalog()["nats"].files if f.target.endswith(".conf"))
     assert "include base.conf" in conf
     assert "$HEARTH_NATS_APP_PASSWORD" in conf
+    assert f"publish: {{ allow: {json.dumps(list(APP_NATS_PUBLISH))} }}" in conf
+    assert f"subscribe: {{ allow: {json.dumps(list(APP_NATS_SUBSCRIBE))} }}" in conf
+
+
+def nats_allows(allowed: tuple[str, ...], subject: str) -> bool:
+    """NATS subject matching: `*` is one token, a final `>` one or more."""
+    tokens = subject.split(".")
+    for pattern in allowed:
+        parts = pattern.split(".")
+        if parts[-1] == ">":
+            head, ok = parts[:-1], len(tokens) > len(parts) - 1
+        else:
+            head, ok = parts, len(tokens) == len(parts)
+        if ok and all(p in ("*", t) for p, t in zip(head, tokens, strict=False)):
+            return True
+    return False
+
+
+def test_nats_allows_the_file_inspector_both_ways() -> None:
+    assert nats_allows(APP_NATS_PUBLISH, "rpc.file.inspect"), "the app sends the request"
+    assert nats_allows(APP_NATS_SUBSCRIBE, "rpc.file.inspect"), "the app answers it"
+    assert not nats_allows(APP_NATS_SUBSCRIBE, "file.inspect")
+
+
+def test_nats_allows_every_subject_the_app_declares(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app lists what it needs in one module (app_permissions), without dependencies:
+    # loaded by path, since the app is not installed here. The platform's lists are broader
+    # (wildcards) and must cover it; the permission bug this would have caught (requests on
+    # rpc.file.inspect, allowed as file.inspect) otherwise showed only at runtime.
+    path = APP_SRC / "events" / "subjects.py"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: the app lists its subjects elsewhere now")
+    spec = importlib.util.spec_from_file_location("_app_subjects", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    needed = module.app_permissions()
+    for subject in needed.publish:
+        assert nats_allows(APP_NATS_PUBLISH, subject), f"publish {subject!r} is not allowed"
+    for subject in needed.subscribe:
+        assert nats_allows(APP_NATS_SUBSCRIBE, subject), f"subscribe {subject!r} is not allowed"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["BUCKET", "CONSOLE_PATH", "DATA_SERVICES", "TMP", "caddyfile", "public_url", "services"],
+)
+def test_catalog_keeps_the_names_other_code_imports(name: str) -> None:
+    assert name in hearth.catalog.__all__
+    assert hasattr(hearth.catalog, name)
 
 
 def test_catalog_rules_name_the_offender() -> None:

@@ -17,6 +17,12 @@ def test_defaults_are_the_safe_local_ones() -> None:
     assert (s.platform, str(s.bind_address), s.http_port) == ("local", "127.0.0.1", 8080)
 
 
+def test_the_first_admin_has_a_valid_default_address() -> None:
+    assert parse_settings({}).admin_email == "admin@example.com"
+    custom = parse_settings({"hearth:adminEmail": "ops@hearth.example.org"})
+    assert custom.admin_email == "ops@hearth.example.org"
+
+
 def test_string_values_from_pulumi_config_are_converted() -> None:
     assert parse_settings({"hearth:httpPort": "9000"}).http_port == 9000
 
@@ -29,6 +35,7 @@ def test_string_values_from_pulumi_config_are_converted() -> None:
         ("hearth:httpPort", "http", "valid integer"),
         ("hearth:bindAddress", "localhost", "IPv4"),
         ("hearth:platform", "windows", "'local', 'linux', 'wsl2' or 'truenas'"),
+        ("hearth:adminEmail", "admin", "should match pattern"),
     ],
 )
 def test_bad_value_names_the_key_the_value_and_the_fix(key: str, value: str, needle: str) -> None:

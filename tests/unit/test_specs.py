@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hearth.images import image_ref
-from hearth.services import services
+from hearth.catalog import services
+from hearth.catalog.images import image_ref
+from hearth.catalog.spec import HealthCheck, ServiceSpec
 from hearth.settings import parse_settings
-from hearth.specs import HealthCheck, ServiceSpec
 
 HC = HealthCheck(test=("true",))
 

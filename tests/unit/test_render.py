@@ -9,17 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from hearth.compose import (
+from hearth.render import (
     LOG_OPTIONS,
-    data_owners,
     dump,
     host_files,
     render,
-    truenas_data_paths,
+    files_digest,
 )
-from hearth.services import DATA_SERVICES, services
+from hearth.catalog import DATA_SERVICES, services
 from hearth.settings import parse_settings
-from hearth.specs import INTERNAL_NETWORKS
+from hearth.catalog.spec import INTERNAL_NETWORKS, data_stores
 
 SETTINGS = parse_settings({"hearth:appReplicas": "2"})
 SPECS = services(SETTINGS)
@@ -103,14 +102,18 @@ def test_names_are_unique_per_project() -> None:
     assert not set(containers) & {s["container_name"] for s in b["services"].values()}
 
 
-def test_named_volumes_by_default_host_paths_when_given() -> None:
+def host_paths(root: str) -> dict[str, str]:
+    return {store: f"{root}/{store}" for store in data_stores(SPECS)}
+
+
+def test_external_named_volumes_by_default_host_paths_when_given() -> None:
     d = doc()
-    assert set(d["volumes"]) == set(data_owners(SPECS))
+    assert set(d["volumes"]) == set(data_stores(SPECS))
+    # The target creates and keeps them: Compose only uses them, and `down -v` cannot drop them.
+    assert all(v["external"] is True for v in d["volumes"].values())
     assert d["services"]["postgres"]["volumes"][0]["type"] == "volume"
 
-    paths = truenas_data_paths(SPECS, "tank", "hearth")
-    assert paths["postgres-data"] == "/mnt/tank/hearth/postgres-data"
-    d = doc(data_paths=paths)
+    d = doc(data_paths=host_paths("/mnt/tank/hearth"))
     assert "volumes" not in d
     vol = d["services"]["postgres"]["volumes"][0]
     assert vol["type"] == "bind"
@@ -118,11 +121,19 @@ def test_named_volumes_by_default_host_paths_when_given() -> None:
     assert vol["bind"] == {"create_host_path": False}
 
 
-def test_data_owners_are_the_service_uids() -> None:
-    owners = data_owners(SPECS)
+def test_data_stores_are_owned_by_the_uids_that_write_them() -> None:
+    owners = {name: (s.uid, s.gid) for name, s in data_stores(SPECS).items()}
     assert owners["postgres-data"] == (999, 999)
     assert owners["minio-data"] == (996, 996)
     assert owners["edge-data"] == (10002, 10002)
+
+
+def test_files_digest_changes_with_a_config_file_and_only_then() -> None:
+    nats = next(s for s in SPECS if s.name == "nats")
+    assert files_digest(nats) == files_digest(replace(nats, env={"X": "1"}))
+    first = nats.files[0]
+    changed = replace(nats, files=(replace(first, content=first.content + "#\n"), *nats.files[1:]))
+    assert files_digest(changed) != files_digest(nats)
 
 
 def test_secrets_are_files_one_copy_per_reading_uid() -> None:
@@ -190,7 +201,7 @@ def test_dump_is_yaml_that_reads_back() -> None:
         ({"config_dir": "/a/../b"}, "config_dir"),
         ({"data_paths": {"postgres-data": "/mnt/tank/pg"}}, "'edge-data'"),
         (
-            {"data_paths": {**truenas_data_paths(SPECS, "tank", "h"), "nats-data": "data/nats"}},
+            {"data_paths": {**host_paths("/mnt/tank/h"), "nats-data": "data/nats"}},
             "nats-data",
         ),
     ],

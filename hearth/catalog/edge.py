@@ -1,0 +1,85 @@
+"""The edge (images/edge): Caddy, the only service publishing ports. TLS from ACME with a
+domain, else from Caddy's own CA; the app's replicas load-balanced with active health
+checks; S3 (path-style, for presigned URLs) and the MinIO console behind forward auth."""
+
+from __future__ import annotations
+
+from hearth.catalog import app, minio
+from hearth.catalog.common import (
+    IMAGE_HEALTHCHECK,
+    TMP,
+    data_volume,
+    go_memory_limit,
+    public_host,
+    public_port_suffix,
+    render,
+)
+from hearth.catalog.images import image_ref
+from hearth.catalog.spec import ConfigFile, HealthCheck, PublishedPort, ServiceSpec
+from hearth.settings import Settings
+
+NAME = "edge"
+USER = "10002:10002"
+"""The image's uid:gid (images/edge/Dockerfile, USER)."""
+# Ports inside the container: unprivileged, so the edge needs no capability.
+HTTP_PORT = 8080
+HTTPS_PORT = 8443
+HEALTH_PORT = 8081
+"""Loopback only, never published (images/edge/healthcheck.sh)."""
+
+CADDYFILE = "/etc/caddy/Caddyfile"
+CONSOLE_PERMISSION = "dashboards:view"
+"""The app permission that opens the MinIO console."""
+
+
+def caddyfile(settings: Settings) -> str:
+    """The edge's configuration: TLS, the app's replicas, S3 and the console."""
+    if settings.domain:
+        sites = [settings.domain]
+    else:
+        sites = ["localhost", "127.0.0.1"]
+        if not settings.bind_address.is_loopback:
+            sites.append(str(settings.bind_address))
+    return render(
+        "edge/Caddyfile.j2",
+        http_port=HTTP_PORT,
+        https_port=HTTPS_PORT,
+        health_port=HEALTH_PORT,
+        host=public_host(settings),
+        port_suffix=public_port_suffix(settings),
+        domain=settings.domain,
+        acme_email=settings.acme_email,
+        sites=sites,
+        apps=[f"{name}:{app.PORT}" for name in app.replica_names(settings)],
+        bucket=minio.BUCKET,
+        s3=f"{minio.NAME}:{minio.S3_PORT}",
+        console=f"{minio.NAME}:{minio.CONSOLE_PORT}",
+        console_path=minio.CONSOLE_PATH,
+        console_permission=CONSOLE_PERMISSION,
+    )
+
+
+def server(settings: Settings) -> ServiceSpec:
+    memory = 128
+    bind = str(settings.bind_address)
+    return ServiceSpec(
+        name=NAME,
+        image=image_ref(NAME),
+        user=USER,
+        networks=("edge", "storage"),
+        ports=(
+            PublishedPort(container_port=HTTP_PORT, host_port=settings.http_port, host_ip=bind),
+            PublishedPort(container_port=HTTPS_PORT, host_port=settings.https_port, host_ip=bind),
+        ),
+        env={"GOMEMLIMIT": go_memory_limit(memory)},
+        files=(ConfigFile(target=CADDYFILE, content=caddyfile(settings)),),
+        mounts=data_volume(NAME, "/data"),
+        tmpfs={TMP: "size=8m"},
+        depends_on=(*app.replica_names(settings), minio.NAME),
+        healthcheck=HealthCheck(
+            test=IMAGE_HEALTHCHECK, interval_s=3, timeout_s=3, retries=3, start_period_s=30
+        ),
+        memory_mb=memory,
+        processes=128,
+        labels={"hearth.role": "edge"},
+    )
