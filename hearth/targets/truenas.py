@@ -1,20 +1,23 @@
-"""The whole platform on TrueNAS: a dataset tree, snapshot tasks, secret files and one
-custom app running the Compose document rendered from the same specs as the docker target.
+"""The truenas target: the whole platform on a TrueNAS box, through its JSON-RPC API.
+
+One custom app runs the Compose document `hearth.render` makes from the catalog (the same
+renderer as the docker target), bind-mounting datasets of the stack's pool:
 
     <pool>/<stack>                 the stack's root dataset (root:root 0755)
     <pool>/<stack>/<store>         one per data store, owned by the uid:gid of the service
-                                   that writes it, tuned for it (PostgreSQL 16K + lz4,
-                                   MinIO 1M + zstd), snapshotted hourly, kept two weeks
+                                   that writes it (`hearth.catalog.spec.data_stores`), tuned
+                                   for it (PostgreSQL 16K + lz4, MinIO 1M + zstd),
+                                   snapshotted hourly, kept two weeks
     <pool>/<stack>/secrets         secret files, secrets/<uid>/<secret>, 0400 owned by the
                                    uid that reads them (root:root 0700; never snapshotted)
     <pool>/<stack>/config          the services' configuration files, config/<service>/<file>,
                                    root-owned and read-only (root:root 0755)
 
-The layout of files, and which service owns which store, come from `hearth.compose`
-(`host_files`, `render`), so the document and the datasets always agree.
+Which files go where comes from `hearth.render.host_files`, with the same directories the
+document names, so the document and the datasets always agree.
 
 Datasets are kept by `pulumi destroy` (retain_on_delete) and adopted again by the next
-`up`; `purge_stack_datasets` is the explicit step that deletes them.
+`up`; `purge` is the explicit step that deletes them.
 """
 
 from __future__ import annotations
@@ -24,15 +27,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from pulumi import automation as auto
 
-from components.truenas.config_file import ConfigFile, ConfigFileArgs
-from components.truenas.custom_app import CustomApp, CustomAppArgs, app_name_for
-from components.truenas.dataset import Dataset, DatasetArgs
-from components.truenas.secret_file import SecretFile, SecretFileArgs
-from components.truenas.snapshot_task import Schedule, SnapshotTask, SnapshotTaskArgs
-from hearth import compose
-from hearth.settings import Settings
-from hearth.specs import ServiceSpec
+from hearth import render
+from hearth.catalog.spec import DataStore, ServiceSpec, data_stores
+from hearth.resources.truenas.config_file import ConfigFile, ConfigFileArgs
+from hearth.resources.truenas.connection import (
+    API_KEY_KEY,
+    Endpoint,
+    TrueNASOperationError,
+    session,
+)
+from hearth.resources.truenas.custom_app import CustomApp, CustomAppArgs, app_name_for
+from hearth.resources.truenas.dataset import Dataset, DatasetArgs
+from hearth.resources.truenas.secret_file import SecretFile, SecretFileArgs
+from hearth.resources.truenas.snapshot_task import Schedule, SnapshotTask, SnapshotTaskArgs
+from hearth.settings import PROJECT, Settings
+from hearth.targets import Deployment
 
 
 @dataclass(frozen=True)
@@ -56,105 +67,108 @@ DEFAULT_TUNING = Tuning("128K", "LZ4")
 
 SNAPSHOT_SCHEDULE = Schedule(minute="0", hour="*")
 SNAPSHOT_LIFETIME = (2, "WEEK")
+SNAPSHOT_NAMING = "hearth-%Y-%m-%d_%H-%M"
 SECRETS = "secrets"
 CONFIG = "config"
 RESERVED = (SECRETS, CONFIG)
 """Datasets under the stack root that hold files, not a store's data."""
+API_KEY = API_KEY_KEY.removeprefix(f"{PROJECT}:")
 
 
-@dataclass(frozen=True)
-class Store:
-    """A data store: the dataset that holds it and who writes it."""
-
-    name: str
-    service: str
-    uid: int
-    gid: int
-
-    @property
-    def tuning(self) -> Tuning:
-        for key in (self.service, self.name):
-            for kind, tuning in TUNING.items():
-                if key == kind or key.startswith(f"{kind}-"):
-                    return tuning
-        return DEFAULT_TUNING
+def tuning(store: DataStore) -> Tuning:
+    """The ZFS tuning of a store: by its writer (`postgres`, `minio-1`), else its name."""
+    for key in (store.service, store.name):
+        for kind, tuned in TUNING.items():
+            if key == kind or key.startswith(f"{kind}-"):
+                return tuned
+    return DEFAULT_TUNING
 
 
-def stores(specs: Sequence[ServiceSpec]) -> dict[str, Store]:
-    """Each store once, by name, owned by the service that mounts it writable (or, when
-    every mount of it is read-only, by the first service that mounts it)."""
-    found: dict[str, Store] = {}
-    for writable in (True, False):
-        for spec in specs:
-            for mount in spec.mounts:
-                if mount.read_only == writable:
-                    continue
-                prev = found.get(mount.volume)
-                if prev is None:
-                    found[mount.volume] = Store(mount.volume, spec.name, spec.uid, spec.gid)
-                elif writable and (prev.uid, prev.gid) != (spec.uid, spec.gid):
-                    raise ValueError(
-                        f"data store {mount.volume!r} is written by {prev.service} "
-                        f"({prev.uid}:{prev.gid}) and {spec.name} ({spec.user}); one owner only"
-                    )
+def stores(specs: Sequence[ServiceSpec]) -> dict[str, DataStore]:
+    """The catalog's data stores (one owner each), none named like a dataset of files."""
+    found = data_stores(specs)
     clash = sorted(set(found) & set(RESERVED))
     if clash:
         raise ValueError(f"data stores may not be called {clash}: those datasets hold files")
-    return dict(sorted(found.items()))
+    return found
 
 
 def root_dataset(settings: Settings, stack: str) -> str:
+    """`<pool>/<stack>`: every dataset of the stack is under it."""
     if settings.truenas_pool is None:
         raise ValueError("hearth:truenasPool is required on the truenas platform")
     return f"{settings.truenas_pool}/{stack}"
 
 
-def host_paths(settings: Settings, stack: str, specs: Sequence[ServiceSpec]) -> dict[str, str]:
-    """Data store → host path of its dataset: /mnt/<pool>/<stack>/<store>."""
-    return {name: f"/mnt/{root_dataset(settings, stack)}/{name}" for name in stores(specs)}
+@dataclass(frozen=True)
+class Layout:
+    """Where one stack lives on the NAS: dataset names and their host paths."""
 
+    root: str
+    """The stack's root dataset, `<pool>/<stack>`."""
 
-def secrets_dir(settings: Settings, stack: str) -> str:
-    return f"/mnt/{root_dataset(settings, stack)}/{SECRETS}"
+    @property
+    def mountpoint(self) -> str:
+        return f"/mnt/{self.root}"
 
+    @property
+    def secrets_dir(self) -> str:
+        return f"{self.mountpoint}/{SECRETS}"
 
-def config_dir(settings: Settings, stack: str) -> str:
-    return f"/mnt/{root_dataset(settings, stack)}/{CONFIG}"
+    @property
+    def config_dir(self) -> str:
+        return f"{self.mountpoint}/{CONFIG}"
+
+    def data_paths(self, found: Mapping[str, DataStore]) -> dict[str, str]:
+        """Data store → host path of its dataset, `/mnt/<pool>/<stack>/<store>`."""
+        return {name: f"{self.mountpoint}/{name}" for name in found}
+
+    def resource_suffix(self, path: str) -> str:
+        """A file's resource name from its path below the root (`secrets-999-x`)."""
+        return path.removeprefix(f"{self.mountpoint}/").replace("/", "-").replace(".", "-")
 
 
 def compose_document(
-    settings: Settings, stack: str, project: str, specs: Sequence[ServiceSpec]
+    settings: Settings, layout: Layout, project: str, specs: Sequence[ServiceSpec]
 ) -> str:
-    """The Compose document of the custom app, bind-mounting the stack's datasets."""
-    doc = compose.render(
+    """The custom app's Compose document, bind-mounting the stack's datasets."""
+    doc = render.render(
         settings,
         specs,
         project=project,
-        secrets_dir=secrets_dir(settings, stack),
-        config_dir=config_dir(settings, stack),
-        data_paths=host_paths(settings, stack, specs),
+        secrets_dir=layout.secrets_dir,
+        config_dir=layout.config_dir,
+        data_paths=layout.data_paths(stores(specs)),
     )
-    return compose.dump(doc)
+    return render.dump(doc)
 
 
-def _resource_suffix(path: str, root: str) -> str:
-    return path.removeprefix(f"/mnt/{root}/").replace("/", "-").replace(".", "-")
+def deploy(deployment: Deployment) -> Mapping[str, Any]:
+    """Declare every TrueNAS resource of the stack; returns the stack outputs to export."""
+    settings, stack, prefix, specs = (
+        deployment.settings,
+        deployment.stack,
+        deployment.prefix,
+        deployment.specs,
+    )
+    # The providers read the key from the stack config in their own process (never a
+    # resource input, never in state); requiring it here stops a run without one before
+    # anything is declared.
+    pulumi.Config(PROJECT).require_secret(API_KEY)
+    layout = Layout(root_dataset(settings, stack))
+    found = stores(specs)
+    listed = render.host_files(specs, secrets_dir=layout.secrets_dir, config_dir=layout.config_dir)
+    missing = sorted({f.secret for f in listed if f.secret is not None} - set(deployment.secrets))
+    if missing:
+        raise ValueError(f"secrets {missing} are used by services but not provided")
+    app_name = app_name_for(prefix)
+    document = compose_document(settings, layout, app_name, specs)
 
-
-def deploy(
-    prefix: str,
-    settings: Settings,
-    specs: Sequence[ServiceSpec],
-    secrets: Mapping[str, pulumi.Input[str]],
-) -> dict[str, Any]:
-    """Declare every TrueNAS resource of the stack; returns the values to export."""
-    stack = pulumi.get_stack()
-    root_name = root_dataset(settings, stack)
     labels = {"hearth:stack": stack}
     root = Dataset(
         f"{prefix}-root",
         DatasetArgs(
-            name=root_name,
+            name=layout.root,
             comments=f"Hearth stack {stack}",
             user_properties=labels,
             uid=0,
@@ -166,7 +180,7 @@ def deploy(
     secrets_ds = Dataset(
         f"{prefix}-secrets",
         DatasetArgs(
-            name=f"{root_name}/{SECRETS}",
+            name=f"{layout.root}/{SECRETS}",
             comments=f"Hearth stack {stack}: secret files (not snapshotted)",
             user_properties={**labels, "hearth:role": "secrets"},
             uid=0,
@@ -175,14 +189,27 @@ def deploy(
         ),
         after_root,
     )
+    config_ds = Dataset(
+        f"{prefix}-config",
+        DatasetArgs(
+            name=f"{layout.root}/{CONFIG}",
+            comments=f"Hearth stack {stack}: configuration files",
+            user_properties={**labels, "hearth:role": "config"},
+            uid=0,
+            gid=0,
+            mode="0755",
+        ),
+        after_root,
+    )
     datasets: dict[str, Dataset] = {}
-    for store in stores(specs).values():
+    for store in found.values():
+        tuned = tuning(store)
         datasets[store.name] = Dataset(
             f"{prefix}-data-{store.name}",
             DatasetArgs(
-                name=f"{root_name}/{store.name}",
-                recordsize=store.tuning.recordsize,
-                compression=store.tuning.compression,
+                name=f"{layout.root}/{store.name}",
+                recordsize=tuned.recordsize,
+                compression=tuned.compression,
                 comments=f"Hearth stack {stack}: {store.name} of {store.service}",
                 user_properties={**labels, "hearth:store": store.name},
                 uid=store.uid,
@@ -197,41 +224,25 @@ def deploy(
                 dataset=datasets[store.name].dataset_name,
                 lifetime_value=SNAPSHOT_LIFETIME[0],
                 lifetime_unit="WEEK",
-                naming_schema="hearth-%Y-%m-%d_%H-%M",
+                naming_schema=SNAPSHOT_NAMING,
                 schedule=SNAPSHOT_SCHEDULE,
             ),
         )
-    config_ds = Dataset(
-        f"{prefix}-config",
-        DatasetArgs(
-            name=f"{root_name}/{CONFIG}",
-            comments=f"Hearth stack {stack}: configuration files",
-            user_properties={**labels, "hearth:role": "config"},
-            uid=0,
-            gid=0,
-            mode="0755",
-        ),
-        after_root,
-    )
-    listed = compose.host_files(
-        specs, secrets_dir=secrets_dir(settings, stack), config_dir=config_dir(settings, stack)
-    )
-    missing = sorted({f.secret for f in listed if f.secret is not None} - set(secrets))
-    if missing:
-        raise ValueError(f"secrets {missing} are used by services but not provided")
+
     files: list[pulumi.Resource] = []
     for f in listed:
-        suffix = _resource_suffix(f.path, root_name)
+        name = f"{prefix}-{layout.resource_suffix(f.path)}"
+        mode = f"{f.mode:04o}"
         if f.secret is not None:
             files.append(
                 SecretFile(
-                    f"{prefix}-{suffix}",
+                    name,
                     SecretFileArgs(
                         path=f.path,
-                        content=secrets[f.secret],
+                        content=deployment.secrets[f.secret],
                         uid=f.uid,
                         gid=f.gid,
-                        mode=f"{f.mode:04o}",
+                        mode=mode,
                     ),
                     pulumi.ResourceOptions(depends_on=[secrets_ds]),
                 )
@@ -239,28 +250,59 @@ def deploy(
         else:
             files.append(
                 ConfigFile(
-                    f"{prefix}-{suffix}",
+                    name,
                     ConfigFileArgs(
-                        path=f.path,
-                        content=f.content or "",
-                        uid=f.uid,
-                        gid=f.gid,
-                        mode=f"{f.mode:04o}",
+                        path=f.path, content=f.content or "", uid=f.uid, gid=f.gid, mode=mode
                     ),
                     pulumi.ResourceOptions(depends_on=[config_ds]),
                 )
             )
-    app_name = app_name_for(prefix)
+
     app = CustomApp(
         f"{prefix}-app",
-        CustomAppArgs(
-            app_name=app_name, compose=compose_document(settings, stack, app_name, specs)
-        ),
+        CustomAppArgs(app_name=app_name, compose=document),
         pulumi.ResourceOptions(depends_on=[*datasets.values(), *files]),
     )
     return {
         "app": app.app_name,
         "appState": app.state,
         "datasets": {name: ds.dataset_name for name, ds in datasets.items()},
-        "dataRoot": f"/mnt/{root_name}",
+        "dataRoot": layout.mountpoint,
     }
+
+
+def purge_datasets(endpoint: Endpoint, root: str, app: str) -> list[str]:
+    """Delete the dataset `root` and everything under it; returns the names deleted.
+
+    Refused while the app `app` exists, so data is never pulled from under its containers.
+    """
+    with session(endpoint, f"purge the datasets under {root}") as c:
+        if c.call("app.query", [["name", "=", app]]):
+            raise TrueNASOperationError(
+                f"the app {app!r} still exists; destroy the stack first (make down), then purge"
+            )
+        if not c.call("pool.dataset.query", [["id", "=", root]], {"select": ["id"]}):
+            return []
+        below = c.call("pool.dataset.query", [["id", "^", f"{root}/"]], {"select": ["id"]})
+        names = sorted([root, *(d["id"] for d in below)], reverse=True)
+        c.call("pool.dataset.delete", root, {"recursive": True})
+    return names
+
+
+def purge(stack: auto.Stack, settings: Settings) -> list[str]:
+    """Delete what `destroy` kept: `<pool>/<stack>` with its datasets and their snapshots.
+
+    The one step that loses data (`make down PURGE=1`, after the destroy). It logs in with
+    the key in the stack's own config, as the providers do.
+    """
+    key = stack.get_all_config().get(API_KEY_KEY)
+    if settings.truenas_url is None or settings.truenas_pool is None or key is None:
+        raise TrueNASOperationError(
+            f"stack {stack.name!r} lacks hearth:truenasUrl, hearth:truenasPool or "
+            f"{API_KEY_KEY}; nothing to purge"
+        )
+    return purge_datasets(
+        Endpoint(settings.truenas_url, key.value),
+        root_dataset(settings, stack.name),
+        app_name_for(f"{PROJECT}-{stack.name}"),
+    )

@@ -8,8 +8,8 @@ from typing import TypeVar
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
-from components.truenas import connection
-from components.truenas.base import TrueNASProvider
+from hearth.resources.truenas import connection
+from hearth.resources.truenas.base import TrueNASProvider
 from tests.truenas.double_files import Files, install
 from tests.truenas_double import DEFAULT_API_KEY, DoubleConfig, TrueNASDouble
 

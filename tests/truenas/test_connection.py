@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from components.truenas import connection
-from components.truenas.connection import TrueNASOperationError
-from components.truenas.dataset import DatasetProvider
-from components.truenas.snapshot_task import SnapshotTaskProvider
+from hearth.resources.truenas import connection
+from hearth.resources.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.dataset import DatasetProvider
+from hearth.resources.truenas.snapshot_task import SnapshotTaskProvider
 from tests.truenas.conftest import Running, configure, start
 from tests.truenas_double import DoubleConfig
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.truenas.connection import TrueNASOperationError
-from components.truenas.custom_app import CustomAppProvider, app_name_for
+from hearth.resources.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.custom_app import CustomAppProvider, app_name_for
 from tests.truenas.conftest import Running
 
 Make = Callable[[type[CustomAppProvider]], CustomAppProvider]

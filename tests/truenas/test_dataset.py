@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.truenas.connection import TrueNASOperationError
-from components.truenas.dataset import DatasetProvider
+from hearth.resources.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.dataset import DatasetProvider
 from tests.truenas.conftest import Running
 
 Make = Callable[[type[DatasetProvider]], DatasetProvider]

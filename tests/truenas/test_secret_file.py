@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from components.truenas.connection import TrueNASOperationError
-from components.truenas.secret_file import SecretFileProvider
+from hearth.resources.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.secret_file import SecretFileProvider
 from tests.truenas.conftest import Running
 
 Make = Callable[[type[SecretFileProvider]], SecretFileProvider]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from components.truenas.snapshot_task import SnapshotTaskProvider
+from hearth.resources.truenas.snapshot_task import SnapshotTaskProvider
 from tests.truenas.conftest import Running
 
 Make = Callable[[type[SnapshotTaskProvider]], SnapshotTaskProvider]

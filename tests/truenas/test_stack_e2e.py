@@ -23,11 +23,13 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.truenas import connection
-from components.truenas.purge import purge_stack
-from hearth import compose, workspace
+from hearth import render, workspace
+from hearth.catalog import services
+from hearth.catalog.spec import data_stores
+from hearth.resources.truenas import connection
 from hearth.secrets import GENERATED
-from hearth.services import services
+from hearth.settings import parse_settings
+from hearth.targets import target_for
 from tests.truenas.conftest import Running, start
 from tests.truenas_double import DEFAULT_API_KEY, DoubleConfig
 
@@ -130,11 +132,11 @@ def test_truenas_stack_deploys_updates_and_keeps_data(
     assert nas.logins() == 1, "the whole deployment logs in once (rate limit: 20 per minute)"
 
     # Datasets: the tree, tuned per store, owned by the service that writes it.
-    owners = compose.data_owners(list(specs.values()))
+    owners = data_stores(list(specs.values()))
     assert set(nas.state.datasets) >= {root, f"{root}/secrets", f"{root}/config"}
-    for store, (uid, gid) in owners.items():
+    for store, owner in owners.items():
         ds = nas.state.datasets[f"{root}/{store}"]
-        assert (ds.uid, ds.gid, ds.mode) == (uid, gid, 0o700), store
+        assert (ds.uid, ds.gid, ds.mode) == (owner.uid, owner.gid, 0o700), store
         entry = nas.state.dataset_entry(f"{root}/{store}")
         assert entry["user_properties"]["hearth:stack"]["value"] == name
         if store in TUNED:
@@ -152,7 +154,7 @@ def test_truenas_stack_deploys_updates_and_keeps_data(
 
     # Files: every secret at 0400 for its reader's uid, holding the stack's value.
     values = secret_values(stack)
-    listed = compose.host_files(
+    listed = render.host_files(
         list(specs.values()), secrets_dir=f"/mnt/{root}/secrets", config_dir=f"/mnt/{root}/config"
     )
     assert listed, "the catalog reads files"
@@ -224,7 +226,9 @@ def test_truenas_stack_deploys_updates_and_keeps_data(
 
     # Purge: destroy, then the explicit step that deletes the data.
     stack.destroy()
-    deleted = purge_stack(stack)
+    # The stack's own settings: this throwaway stack points at the double, not the file's NAS.
+    own = parse_settings({k: v.value for k, v in stack.get_all_config().items()}, stack=name)
+    deleted = target_for(own.platform).purge(stack, own)
     assert f"{root}/postgres-data" in deleted
     assert not [n for n in nas.state.datasets if n == root or n.startswith(f"{root}/")]
 

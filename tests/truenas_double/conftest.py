@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +10,15 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from hearth.resources.truenas import rpc
+
 from .server import DEFAULT_API_KEY, DoubleConfig, TrueNASDouble
 
-# The client under test is the Ansible role's module_utils file, a plain module.
+__all__ = ["CLIENT_DIR", "rpc"]
+
+# The client under test: the Pulumi resources import it as hearth.resources.truenas.rpc, and
+# the Ansible role ships the same file as module_utils/truenas_rpc.py (a symlink to it).
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "ansible" / "roles" / "truenas" / "module_utils"
-sys.path.insert(0, str(CLIENT_DIR))
-# Imported by name at run time: the module lives outside the type-checked tree.
-rpc: Any = importlib.import_module("truenas_rpc")
 
 
 def fast_config(**overrides: Any) -> DoubleConfig:

@@ -1,7 +1,9 @@
-"""The role's client (module_utils/truenas_rpc.py) and module against the double."""
+"""The client (hearth/resources/truenas/rpc.py, which the role ships as
+module_utils/truenas_rpc.py) and the role's module against the double."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -16,6 +18,20 @@ from .conftest import CLIENT_DIR, fast_config, rpc
 from .server import DEFAULT_API_KEY, TrueNASDouble
 
 ROLE_DIR = CLIENT_DIR.parent
+
+
+def test_the_role_ships_the_file_the_resources_import() -> None:
+    shipped = CLIENT_DIR / "truenas_rpc.py"
+    assert shipped.is_symlink(), f"{shipped} must be a symlink to rpc.py: one copy of the client"
+    assert shipped.resolve() == Path(rpc.__file__).resolve()
+
+
+def test_the_client_needs_only_the_standard_library() -> None:
+    """Ansible copies it to hosts that have nothing else (a NAS has no pip)."""
+    tree = ast.parse(Path(rpc.__file__).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert {m.split(".")[0] for m in imported} <= sys.stdlib_module_names
 
 
 @pytest.fixture

@@ -1,2 +1,3 @@
-"""The truenas target: datasets, snapshot tasks, secret files and one custom app, managed
-through the TrueNAS middleware's JSON-RPC 2.0 WebSocket API as Pulumi dynamic resources."""
+"""TrueNAS as Pulumi dynamic resources: datasets, snapshot tasks, secret and config files and
+custom apps, managed through the middleware's JSON-RPC 2.0 WebSocket API (`rpc`, the client
+the Ansible role shares). `hearth.targets.truenas` composes them into a stack."""

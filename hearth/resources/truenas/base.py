@@ -10,8 +10,8 @@ from typing import Any
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.runtime import rpc
 
-from components.truenas._rpc import Client
-from components.truenas.connection import Endpoint, session
+from hearth.resources.truenas.connection import Endpoint, session
+from hearth.resources.truenas.rpc import TrueNASClient
 
 PROVIDER_KEY = "__provider"
 
@@ -64,7 +64,7 @@ class TrueNASProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         self.endpoint = Endpoint.from_config(req.config)
 
-    def session(self, what: str) -> AbstractContextManager[Client]:
+    def session(self, what: str) -> AbstractContextManager[TrueNASClient]:
         return session(self.endpoint, what)
 
 

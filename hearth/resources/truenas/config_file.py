@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from components.truenas.secret_file import SecretFileProvider
+from hearth.resources.truenas.secret_file import SecretFileProvider
 
 
 @dataclass(frozen=True)

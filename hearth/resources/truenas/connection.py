@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.truenas._rpc import (
-    Client,
+from hearth.resources.truenas.rpc import (
     TrueNASAuthError,
     TrueNASClient,
     TrueNASConnectionError,
@@ -71,13 +70,13 @@ IDLE_CHECK_S = 20.0
 """A connection idle this long is pinged (free once authenticated) before it is reused."""
 
 _lock = threading.RLock()
-_clients: dict[Endpoint, Client] = {}
+_clients: dict[Endpoint, TrueNASClient] = {}
 _last_used: dict[Endpoint, float] = {}
 _refused: dict[Endpoint, str] = {}
 _logins: list[float] = []
 
 
-def _login(endpoint: Endpoint) -> Client:
+def _login(endpoint: Endpoint) -> TrueNASClient:
     if endpoint in _refused:
         raise TrueNASOperationError(_refused[endpoint])
     now = time.monotonic()
@@ -89,7 +88,7 @@ def _login(endpoint: Endpoint) -> Client:
         )
     _logins.append(now)
     try:
-        client: Client = TrueNASClient(
+        client = TrueNASClient(
             endpoint.url, verify_ssl=endpoint.verify_ssl, job_timeout=JOB_TIMEOUT_S
         )
     except TrueNASConnectionError as exc:
@@ -118,7 +117,7 @@ def _login(endpoint: Endpoint) -> Client:
 
 
 @contextmanager
-def session(endpoint: Endpoint | None, what: str) -> Iterator[Client]:
+def session(endpoint: Endpoint | None, what: str) -> Iterator[TrueNASClient]:
     """The process's connection to `endpoint`, held exclusively for one operation.
 
     `what` names the operation ("create dataset tank/x") for error messages.
@@ -149,7 +148,7 @@ def session(endpoint: Endpoint | None, what: str) -> Iterator[Client]:
             raise TrueNASOperationError(f"{what}: {exc}") from exc
 
 
-def _alive(endpoint: Endpoint) -> Client | None:
+def _alive(endpoint: Endpoint) -> TrueNASClient | None:
     """The cached connection if it still answers; a dead one is closed and forgotten."""
     client = _clients.get(endpoint)
     if client is None or time.monotonic() - _last_used.get(endpoint, 0.0) < IDLE_CHECK_S:

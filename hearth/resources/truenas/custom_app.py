@@ -16,9 +16,9 @@ import pulumi
 import yaml
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.truenas._rpc import Client
-from components.truenas.base import TrueNASProvider, diff_result, failure, known, strip
-from components.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.base import TrueNASProvider, diff_result, failure, known, strip
+from hearth.resources.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.rpc import TrueNASClient
 
 APP_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 REPLACE_ON = ("app_name",)
@@ -80,7 +80,7 @@ class CustomAppProvider(TrueNASProvider):
         return diff_result(changed, REPLACE_ON, delete_before_replace=True)
 
     @staticmethod
-    def _query(c: Client, name: str) -> dict[str, Any] | None:
+    def _query(c: TrueNASClient, name: str) -> dict[str, Any] | None:
         found = c.call("app.query", [["name", "=", name]], {"extra": {"retrieve_config": True}})
         return found[0] if found else None
 

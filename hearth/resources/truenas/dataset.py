@@ -10,8 +10,7 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.truenas._rpc import Client
-from components.truenas.base import (
+from hearth.resources.truenas.base import (
     TrueNASProvider,
     check_owner,
     diff_keys,
@@ -20,7 +19,8 @@ from components.truenas.base import (
     known,
     strip,
 )
-from components.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.connection import TrueNASOperationError
+from hearth.resources.truenas.rpc import TrueNASClient
 
 RECORDSIZES = (
     "512", "1K", "2K", "4K", "8K", "16K", "32K", "64K", "128K", "256K", "512K",
@@ -155,12 +155,12 @@ class DatasetProvider(TrueNASProvider):
 
     # -- API ----------------------------------------------------------------------------------
     @staticmethod
-    def _query(c: Client, name: str) -> dict[str, Any] | None:
+    def _query(c: TrueNASClient, name: str) -> dict[str, Any] | None:
         found = c.call("pool.dataset.query", [["id", "=", name]])
         return found[0] if found else None
 
     @staticmethod
-    def _require_pool(c: Client, name: str, url: str) -> None:
+    def _require_pool(c: TrueNASClient, name: str, url: str) -> None:
         pool = name.split("/", 1)[0]
         pools = [p["name"] for p in c.call("pool.query", [], {"select": ["name"]})]
         if pool not in pools:
@@ -181,7 +181,9 @@ class DatasetProvider(TrueNASProvider):
         return out
 
     @staticmethod
-    def _set_owner(c: Client, props: Mapping[str, Any], stat: Mapping[str, Any] | None) -> None:
+    def _set_owner(
+        c: TrueNASClient, props: Mapping[str, Any], stat: Mapping[str, Any] | None
+    ) -> None:
         path = f"/mnt/{props['name']}"
         uid, gid, mode = props.get("uid"), props.get("gid"), props.get("mode")
         if stat is not None:
@@ -200,7 +202,9 @@ class DatasetProvider(TrueNASProvider):
         elif len(payload) > 1:
             c.call("filesystem.chown", payload, job=True)
 
-    def _observed(self, c: Client, name: str, wanted: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _observed(
+        self, c: TrueNASClient, name: str, wanted: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         """The dataset as TrueNAS has it, in the shape of the inputs (for read and outputs)."""
         entry = self._query(c, name)
         if entry is None:
@@ -258,7 +262,7 @@ class DatasetProvider(TrueNASProvider):
                 self._apply(c, props, {})
         return CreateResult(name, self._outs(props))
 
-    def _apply(self, c: Client, news: Mapping[str, Any], olds: Mapping[str, Any]) -> None:
+    def _apply(self, c: TrueNASClient, news: Mapping[str, Any], olds: Mapping[str, Any]) -> None:
         name = news["name"]
         update: dict[str, Any] = self._zfs_props(news, inherit=True)
         update["comments"] = news.get("comments") or ""

@@ -1,8 +1,10 @@
 """A small client for the TrueNAS middleware JSON-RPC 2.0 API over WebSocket.
 
-Standard library only, so it runs wherever Ansible runs a module (the controller or the NAS
-itself, whose root filesystem is read-only and has no pip) and can be imported by the Pulumi
-dynamic resources as a plain module:
+Standard library only: the Ansible role ships this very file to wherever it runs a module
+(the controller, or the NAS itself, whose root filesystem is read-only and has no pip), as
+`ansible/roles/truenas/module_utils/truenas_rpc.py`, a symlink to this file; the Pulumi
+dynamic resources import it as `hearth.resources.truenas.rpc`. One file, two users: keep it
+free of imports from `hearth` and of third-party packages.
 
     with TrueNASClient("wss://nas.example/api/current") as c:
         c.login_api_key(key)                        # auth.login_ex, or login_with_api_key
@@ -66,7 +68,7 @@ class TrueNASValidationError(TrueNASError):
 
     @property
     def errors(self) -> list[tuple[str, str, int]]:
-        return [tuple(e) for e in (self.extra or [])]  # type: ignore[misc]
+        return [(str(attr), str(msg), int(errno)) for attr, msg, errno in (self.extra or [])]
 
 
 class TrueNASMethodNotFound(TrueNASError):
@@ -89,27 +91,24 @@ def _error_from(message: dict[str, Any], method: str | None) -> TrueNASError:
     err = message.get("error") or {}
     data = err.get("data") or {}
     code = err.get("code")
+    errname = data.get("errname")
     reason = data.get("reason") or err.get("message") or "unknown error"
-    kwargs = {
-        "code": code,
-        "errname": data.get("errname"),
-        "reason": reason,
-        "extra": data.get("extra"),
-        "method": method,
-    }
+    extra = data.get("extra")
+    kind: type[TrueNASError] = TrueNASError
+    text = reason
     if code == METHOD_NOT_FOUND:
-        return TrueNASMethodNotFound("Method does not exist", **kwargs)
-    if code == INVALID_PARAMS:
-        return TrueNASValidationError(reason, **kwargs)
-    if data.get("errname") == "EBUSY" and "Rate Limit" in reason:
-        kwargs["reason"] = (
+        kind, text = TrueNASMethodNotFound, "Method does not exist"
+    elif code == INVALID_PARAMS:
+        kind = TrueNASValidationError
+    elif errname == "EBUSY" and "Rate Limit" in reason:
+        kind = TrueNASRateLimited
+        reason = (
             "Rate Limit Exceeded: TrueNAS allows 20 unauthenticated calls (logins) per 60 s "
             "and then refuses this address for a while; wait, then retry with one connection"
         )
-        return TrueNASRateLimited(reason, **kwargs)
-    if data.get("errname") == "ENOTAUTHENTICATED":
-        return TrueNASAuthError(reason, **kwargs)
-    return TrueNASError(reason, **kwargs)
+    elif errname == "ENOTAUTHENTICATED":
+        kind = TrueNASAuthError
+    return kind(text, code=code, errname=errname, reason=reason, extra=extra, method=method)
 
 
 class WebSocket:
@@ -308,7 +307,7 @@ class TrueNASClient:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError()
-        message = json.loads(self._ws.recv(timeout=remaining))
+        message: dict[str, Any] = json.loads(self._ws.recv(timeout=remaining))
         if "id" not in message:
             self._handle_notification(message)
         return message
@@ -331,7 +330,7 @@ class TrueNASClient:
                     continue
                 if "error" in message:
                     raise _error_from(message, method)
-                result = message.get("result")
+                result: Any = message.get("result")
                 break
         except TimeoutError:
             raise TrueNASConnectionError(

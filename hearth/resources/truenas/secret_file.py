@@ -23,8 +23,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.truenas._rpc import Client, TrueNASError, errname
-from components.truenas.base import (
+from hearth.resources.truenas.base import (
     TrueNASProvider,
     check_owner,
     diff_result,
@@ -32,6 +31,7 @@ from components.truenas.base import (
     known,
     strip,
 )
+from hearth.resources.truenas.rpc import TrueNASClient, TrueNASError
 
 PATH = re.compile(r"^/mnt/[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)+$")
 SECRET_OUTPUTS = ["content", "sha256"]
@@ -87,7 +87,7 @@ class SecretFileProvider(TrueNASProvider):
         return diff_result(changed, REPLACE_ON, delete_before_replace=False)
 
     @staticmethod
-    def _write(c: Client, props: dict[str, Any]) -> None:
+    def _write(c: TrueNASClient, props: dict[str, Any]) -> None:
         c.call(
             "filesystem.file_receive",
             props["path"],
@@ -137,11 +137,11 @@ class SecretFileProvider(TrueNASProvider):
         return ReadResult(id_, outs)
 
     @staticmethod
-    def _stat(c: Client, path: str) -> dict[str, Any] | None:
+    def _stat(c: TrueNASClient, path: str) -> dict[str, Any] | None:
         try:
             found: dict[str, Any] = c.call("filesystem.stat", path)
         except TrueNASError as exc:
-            if errname(exc) == "ENOENT":
+            if exc.errname == "ENOENT":
                 return None
             raise
         return found

@@ -9,8 +9,8 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.truenas._rpc import Client
-from components.truenas.base import TrueNASProvider, diff_result, failure, known, strip
+from hearth.resources.truenas.base import TrueNASProvider, diff_result, failure, known, strip
+from hearth.resources.truenas.rpc import TrueNASClient
 
 LIFETIME_UNITS = ("HOUR", "DAY", "WEEK", "MONTH", "YEAR")
 SCHEDULE_KEYS = ("minute", "hour", "dom", "month", "dow")
@@ -117,7 +117,7 @@ class SnapshotTaskProvider(TrueNASProvider):
         return diff_result(changed, REPLACE_ON)
 
     @staticmethod
-    def _get(c: Client, task_id: int) -> dict[str, Any] | None:
+    def _get(c: TrueNASClient, task_id: int) -> dict[str, Any] | None:
         found = c.call("pool.snapshottask.query", [["id", "=", task_id]])
         return found[0] if found else None
 
