@@ -202,7 +202,7 @@ class ComposeProjectProvider(ResourceProvider):
         compose(document(props), "down", "--remove-orphans", "--timeout", "20", timeout=300)
 
 
-class ComposeProject(pulumi.dynamic.Resource):
+class ComposeProject(pulumi.dynamic.Resource, module="hearth", name="ComposeProject"):
     """The platform's containers and networks, as one Compose project."""
 
     project: pulumi.Output[str]

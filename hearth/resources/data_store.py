@@ -53,7 +53,7 @@ class _HostDirectoryProvider(ResourceProvider):
         """Leave the data in place; `make down PURGE=1` is the way to delete it."""
 
 
-class HostDirectory(pulumi.dynamic.Resource):
+class HostDirectory(pulumi.dynamic.Resource, module="hearth", name="HostDirectory"):
     """`path` on this machine, mode 0700, owned by `uid:gid`; kept when the stack goes."""
 
     path: pulumi.Output[str]
@@ -96,7 +96,7 @@ class _DockerVolumeProvider(ResourceProvider):
         """Leave the data in place; `make down PURGE=1` is the way to delete it."""
 
 
-class DockerVolume(pulumi.dynamic.Resource):
+class DockerVolume(pulumi.dynamic.Resource, module="hearth", name="DockerVolume"):
     """A named Docker volume; kept when the stack goes."""
 
     def __init__(

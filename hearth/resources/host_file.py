@@ -85,7 +85,7 @@ class _HostFileProvider(ResourceProvider):
         Path(props["path"]).unlink(missing_ok=True)
 
 
-class HostFile(pulumi.dynamic.Resource):
+class HostFile(pulumi.dynamic.Resource, module="hearth", name="HostFile"):
     """`content` at `path` on this machine; `path` is what a container bind-mounts.
 
     `secret=True` keeps the content encrypted in state; `uid`/`gid` own it (-1: root).

@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -270,6 +271,49 @@ def test_user_journey_register_login_project_presigned_upload_event(
     platform: Platform, edge: Edge, journey: Journey
 ) -> None:
     assert_data_kept(platform, edge, journey)
+
+
+def test_the_inspect_endpoint_answers_through_the_platforms_nats_permissions(
+    edge: Edge, journey: Journey
+) -> None:
+    """Request/reply from an app replica to a worker over the deployed NATS, whose
+    permissions are the catalog's: the seam between the app and the platform."""
+    token = login(edge, journey.email, journey.password)
+    r = edge.request(
+        "POST",
+        f"/api/v1/projects/{journey.project_id}/files/{journey.file_id}/inspect",
+        token=token,
+    )
+    assert r.status == 200, r.body
+    assert r.json()["sha256"] == hashlib.sha256(FILE_BODY).hexdigest()
+    assert r.json()["size"] == len(FILE_BODY)
+
+
+def test_no_replica_logs_a_nats_permissions_violation(platform: Platform) -> None:
+    for name in ("app-1", "app-2", "migrate"):
+        proc = subprocess.run(  # noqa: S603
+            ["docker", "logs", platform.container(name)],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        logs = proc.stdout + proc.stderr
+        assert "ermissions violation" not in logs, f"{name}: {logs[-2000:]}"
+
+
+def test_the_first_admin_signs_in_with_the_generated_password(
+    platform: Platform, edge: Edge
+) -> None:
+    outputs = platform.stack.outputs()
+    email, password = outputs["adminEmail"].value, outputs["adminPassword"].value
+    assert password == platform.secret_values["adminPassword"]
+    token = login(edge, email, password)
+    me = edge.request("GET", "/api/v1/me", token=token)
+    assert me.status == 200, me.body
+    # The admin may do what only admins may: read the audit log.
+    audit = edge.request("GET", "/api/v1/admin/audit", token=token)
+    assert audit.status == 200, audit.body
 
 
 def test_http_redirects_to_https_on_the_published_port(platform: Platform) -> None:

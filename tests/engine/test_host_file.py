@@ -11,7 +11,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from components.docker.host_file import HostFile
+from hearth.resources.host_file import HostFile
 
 
 def stack_for(tmp_path: Path, program: Callable[[], None]) -> auto.Stack:
@@ -69,7 +69,7 @@ def test_secret_file_lifecycle(tmp_path: Path, secret_dir: Path) -> None:
 
 
 def test_host_directory_is_owned_by_the_service_uid_and_outlives_destroy(tmp_path: Path) -> None:
-    from components.docker.host_directory import HostDirectory
+    from hearth.resources.data_store import HostDirectory
 
     data = tmp_path / "data" / "stack" / "postgres-data"
 

@@ -60,8 +60,8 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
     The generated secrets are set as `make up` would have set them.
     """
     from hearth.program import main
-    from hearth.targets import docker
     from hearth.secrets import GENERATED
+    from hearth.targets import docker
 
     recorder = Recorder()
     pulumi.runtime.set_mocks(recorder, project="hearth", stack=stack, preview=False)

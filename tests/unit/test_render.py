@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
+from hearth.catalog import DATA_SERVICES, services
+from hearth.catalog.spec import INTERNAL_NETWORKS, data_stores
 from hearth.render import (
     LOG_OPTIONS,
     dump,
+    files_digest,
     host_files,
     render,
-    files_digest,
 )
-from hearth.catalog import DATA_SERVICES, services
 from hearth.settings import parse_settings
-from hearth.catalog.spec import INTERNAL_NETWORKS, data_stores
 
 SETTINGS = parse_settings({"hearth:appReplicas": "2"})
 SPECS = services(SETTINGS)
