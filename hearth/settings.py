@@ -66,7 +66,7 @@ class Settings(BaseModel):
     """How many app containers the edge balances across."""
     registration_open: bool = True
     """Whether anyone may register an account; off, only admins create users."""
-    admin_email: Email = "admin@example.com"
+    admin_email: Email = "admin@hearth.localhost"
     """Address of the platform's first admin account, which the `migrate` one-shot sets up
     with the generated `adminPassword` secret."""
     data_root: str | None = None

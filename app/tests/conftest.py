@@ -134,10 +134,21 @@ class Harness:
         await self.res.cache.invalidate("user", str(user.id))
 
 
-async def _clean(settings: Settings) -> None:
+async def admin_nats(services: Services) -> Any:
+    """A NATS connection as the tests' unrestricted user (the app's own user may do only what
+    the app needs)."""
+    import nats
+
+    return await nats.connect(
+        f"nats://127.0.0.1:{services.ports['nats']}",
+        user=services.nats_admin_user,
+        password=services.nats_admin_password,
+    )
+
+
+async def _clean(settings: Settings, services: Services) -> None:
     """Per-test cleanup: empty tables (catalogue and keys stay), Redis, streams, the bucket."""
     import boto3
-    import nats
     import redis.asyncio as aioredis
     from sqlalchemy import text
 
@@ -160,11 +171,7 @@ async def _clean(settings: Settings) -> None:
     )
     await r.flushdb()
     await r.aclose()
-    nc = await nats.connect(
-        settings.nats.url,
-        user=settings.nats.user,
-        password=settings.nats.password.get_secret_value(),
-    )
+    nc = await admin_nats(services)
     js = nc.jetstream()
     for stream in (settings.nats.stream, settings.nats.dlq_stream):
         await js.purge_stream(stream)
@@ -192,7 +199,7 @@ async def start_harness(settings: Settings) -> AsyncIterator[Harness]:
 
 
 @pytest.fixture
-async def h(migrated: Settings) -> AsyncIterator[Harness]:
-    await _clean(migrated)
+async def h(migrated: Settings, services: Services) -> AsyncIterator[Harness]:
+    await _clean(migrated, services)
     async with start_harness(migrated) as harness:
         yield harness

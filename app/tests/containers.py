@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from hearth_app.events.subjects import app_permissions
 
 IMAGES = {
     "postgres": os.environ.get("HEARTH_TEST_POSTGRES_IMAGE", "hearth/postgres:local"),
@@ -29,10 +34,14 @@ class Services:
     pg_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     redis_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     nats_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # The tests' own NATS user (cleaning streams, reading them back): no restrictions.
+    nats_admin_user: str = "test-admin"
+    nats_admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     s3_user: str = "hearthtest"
     s3_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     ports: dict[str, int] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
+    tmpdir: Path | None = None
 
     def app_env(self) -> dict[str, str]:
         """The environment a `hearth-app` process needs to reach these services."""
@@ -53,6 +62,26 @@ class Services:
             "HEARTH_S3_SECRET_KEY": self.s3_password,
             "HEARTH_AUTH_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret-0123456789abcdef",
         }
+
+    def nats_config(self) -> str:
+        """The app's user gets exactly the permissions the app declares (app_permissions()),
+        so every test that touches NATS also proves that list is enough."""
+        perms = app_permissions()
+        return f"""include base.conf
+authorization {{
+  users: [
+    {{
+      user: "hearth"
+      password: {json.dumps(self.nats_password)}
+      permissions: {{
+        publish: {{ allow: {json.dumps(list(perms.publish))} }}
+        subscribe: {{ allow: {json.dumps(list(perms.subscribe))} }}
+      }}
+    }}
+    {{ user: {json.dumps(self.nats_admin_user)}, password: {json.dumps(self.nats_admin_password)} }}
+  ]
+}}
+"""
 
     def _run(self, svc: str, port: int, env: dict[str, str], *extra: str) -> None:
         name = f"{self.prefix}-{svc}"
@@ -89,7 +118,18 @@ class Services:
             "/run/postgresql:uid=999,gid=999",
         )
         self._run("redis", 6379, {"REDIS_PASSWORD": self.redis_password})
-        self._run("nats", 4222, {"NATS_USER": "hearth", "NATS_PASSWORD": self.nats_password})
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="hearth-apptest-"))
+        self.tmpdir.chmod(0o755)
+        conf = self.tmpdir / "nats.conf"
+        conf.write_text(self.nats_config(), encoding="utf-8")
+        conf.chmod(0o644)  # read by the image's uid 997
+        self._run(
+            "nats",
+            4222,
+            {"NATS_CONFIG_FILE": "/etc/nats/hearth-apptest.conf"},
+            "-v",
+            f"{conf}:/etc/nats/hearth-apptest.conf:ro",
+        )
         self._run(
             "minio",
             9000,
@@ -116,3 +156,5 @@ class Services:
     def stop(self) -> None:
         for name in self.names:
             subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60, check=False)
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)

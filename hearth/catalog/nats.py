@@ -41,10 +41,9 @@ APP_NATS_PUBLISH = (
     "file.>",
     # Dead letters (events/worker.py: dlq.<subject>).
     "dlq.>",
-    # JetStream API: streams, the durable queue consumer, acks, flow control.
+    # JetStream API: streams, the durable queue consumer, acks (no flow control is used).
     "$JS.API.>",
     "$JS.ACK.>",
-    "$JS.FC.>",
     # Requests to the file inspector (files/router.py).
     "rpc.file.inspect",
     # Replies, to requests the app answers and to its own JetStream calls.

@@ -135,7 +135,7 @@ def test_every_generated_secret_is_used_or_reserved() -> None:
 def test_only_migrate_gets_the_first_admin() -> None:
     specs = catalog(DOMAIN)
     env = specs["migrate"].env
-    assert env["HEARTH_BOOTSTRAP_ADMIN_EMAIL"] == "admin@example.com"
+    assert env["HEARTH_BOOTSTRAP_ADMIN_EMAIL"] == "admin@hearth.localhost"
     assert env["HEARTH_BOOTSTRAP_ADMIN_PASSWORD_FILE"] == "/run/secrets/admin_password"
     assert "adminPassword" in {s.name for s in specs["migrate"].secrets}
     custom = parse_settings({"hearth:adminEmail": "root@hearth.example.org"})

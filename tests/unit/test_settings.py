@@ -18,7 +18,7 @@ def test_defaults_are_the_safe_local_ones() -> None:
 
 
 def test_the_first_admin_has_a_valid_default_address() -> None:
-    assert parse_settings({}).admin_email == "admin@example.com"
+    assert parse_settings({}).admin_email == "admin@hearth.localhost"
     custom = parse_settings({"hearth:adminEmail": "ops@hearth.example.org"})
     assert custom.admin_email == "ops@hearth.example.org"
 

@@ -10,6 +10,7 @@ import signal
 import sys
 from datetime import timedelta
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +19,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from hearth_app.core.logging import configure
 from hearth_app.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hearth_app.auth.bootstrap import AdminRequest
 
 log = logging.getLogger("hearth.cli")
 
@@ -58,7 +62,8 @@ async def sync_catalogue(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _bootstrap(settings: Settings) -> None:
+async def _bootstrap(settings: Settings, admin: AdminRequest | None = None) -> None:
+    from hearth_app.auth.bootstrap import ensure_admin
     from hearth_app.main import build_resources
 
     res = build_resources(settings)
@@ -69,6 +74,8 @@ async def _bootstrap(settings: Settings) -> None:
             rotation=timedelta(days=a.key_rotation_days),
             access_ttl=timedelta(seconds=a.access_ttl_seconds),
         )
+        if admin is not None:
+            await ensure_admin(res, admin)
         await res.storage.ensure_bucket()
         await res.bus.connect()
         await res.bus.ensure_streams()
@@ -80,10 +87,14 @@ async def _bootstrap(settings: Settings) -> None:
 
 
 def migrate(settings: Settings) -> None:
-    """Schema, catalogue, first signing key, bucket, streams. Safe to run again."""
+    """Schema, catalogue, first administrator, first signing key, bucket, streams. Safe to run again."""
+    from hearth_app.auth.bootstrap import admin_request
+
+    # Checked first: a bad setting stops the migration before it changes anything.
+    admin = admin_request(settings)
     command.upgrade(alembic_config(settings), "head")
     asyncio.run(sync_catalogue(settings))
-    asyncio.run(_bootstrap(settings))
+    asyncio.run(_bootstrap(settings, admin))
     log.info("migrated")
 
 
@@ -167,12 +178,23 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("role")
     args = p.parse_args(argv)
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        # A bad or unreadable setting: say which, without a stack trace.
+        sys.stderr.write(f"hearth-app: configuration error: {exc}\n")
+        return 2
     configure(settings.core.log_level)
     if args.cmd == "serve":
         serve(settings, args.host, args.port, args.workers)
     elif args.cmd == "migrate":
-        migrate(settings)
+        from hearth_app.auth.bootstrap import BootstrapError
+
+        try:
+            migrate(settings)
+        except BootstrapError as exc:
+            sys.stderr.write(f"hearth-app: configuration error: {exc}\n")
+            return 2
     elif args.cmd == "worker":
         asyncio.run(_worker(settings))
     elif args.cmd == "rotate-keys":

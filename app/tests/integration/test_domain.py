@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import nats
 
-from tests.conftest import Harness
+from tests.conftest import Harness, admin_nats
+from tests.containers import Services
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
@@ -133,10 +134,13 @@ async def test_file_size_and_type_limits(h: Harness) -> None:
     assert (await h.client.post(f"/api/v1/projects/{pid}/files", json=exe, headers=auth)).status_code == 415
 
 
-async def test_domain_events_are_published_for_users_projects_and_files(h: Harness) -> None:
+async def test_domain_events_are_published_for_users_projects_and_files(
+    h: Harness, services: Services
+) -> None:
     _, auth = await h.user("events@example.com")
     await h.client.post("/api/v1/projects", json={"name": "E"}, headers=auth)
-    js = h.res.bus.js
+    nc = await admin_nats(services)
+    js = nc.jetstream()
     subjects: list[str] = []
     sub = await js.pull_subscribe(">", stream=h.settings.nats.stream)
     try:
@@ -147,16 +151,20 @@ async def test_domain_events_are_published_for_users_projects_and_files(h: Harne
         subjects.append(m.subject)
         await m.ack()
     await sub.unsubscribe()
+    await nc.close()
     assert "user.registered" in subjects
     assert "project.created" in subjects
 
 
-async def test_a_message_that_keeps_failing_lands_in_the_dead_letter_stream(h: Harness) -> None:
+async def test_a_message_that_keeps_failing_lands_in_the_dead_letter_stream(
+    h: Harness, services: Services
+) -> None:
     """file.uploaded for a file that does not exist fails on every delivery."""
     s = h.settings.nats
     ghost = str(uuid.uuid4())
     await h.res.bus.publish("file.uploaded", {"file_id": ghost, "project_id": ghost})
-    js = h.res.bus.js
+    nc = await admin_nats(services)
+    js = nc.jetstream()
     deadline = asyncio.get_running_loop().time() + 30
     dead = None
     while asyncio.get_running_loop().time() < deadline:
@@ -172,6 +180,7 @@ async def test_a_message_that_keeps_failing_lands_in_the_dead_letter_stream(h: H
     assert "not known" in dead.headers["Hearth-Error"]
     # It was delivered exactly max_deliver times, then terminated: nothing pending.
     info = await js.consumer_info(s.stream, "file-workers")
+    await nc.close()
     assert info.num_ack_pending == 0
 
 

@@ -114,7 +114,7 @@ async def oh(
     services: Services, migrated: Settings, providers: dict[str, tuple[str, str]]
 ) -> AsyncIterator[Harness]:
     settings = oidc_settings(services, providers)
-    await _clean(settings)
+    await _clean(settings, services)
     async with start_harness(settings) as harness:
         yield harness
 

@@ -19,6 +19,7 @@ from hearth_app.core.context import request_id_var
 from hearth_app.core.db import utcnow
 from hearth_app.core.problems import Problem
 from hearth_app.core.state import Resources
+from hearth_app.events import subjects
 from hearth_app.rbac import service as rbac
 from hearth_app.rbac.audit import audit
 from hearth_app.rbac.models import AuditLog
@@ -55,7 +56,7 @@ async def register(res: Resources, email: str, password: str, display_name: str)
         except IntegrityError as exc:
             raise Problem(409, "an account with this email exists", kind="conflict") from exc
     metrics.AUTH_EVENTS.labels("register", "ok").inc()
-    await res.bus.publish("user.registered", {"user_id": str(user.id), "email": user.email})
+    await res.bus.publish(subjects.USER_REGISTERED, {"user_id": str(user.id), "email": user.email})
     return user
 
 
@@ -208,7 +209,9 @@ async def set_disabled(res: Resources, user_id: uuid.UUID, disabled: bool) -> Us
     if disabled:
         await end_all_sessions(res, user_id)
     await res.cache.invalidate("user", str(user_id))
-    await res.bus.publish("user.disabled" if disabled else "user.enabled", {"user_id": str(user_id)})
+    await res.bus.publish(
+        subjects.USER_DISABLED if disabled else subjects.USER_ENABLED, {"user_id": str(user_id)}
+    )
     return user
 
 
@@ -248,7 +251,7 @@ async def login_external(res: Resources, ext: ExternalUser, ip: str) -> IssuedTo
         metrics.AUTH_EVENTS.labels("oidc", "disabled").inc()
         raise Problem(403, "this account is disabled", kind="account-disabled")
     if created:
-        await res.bus.publish("user.registered", {"user_id": str(user.id), "provider": ext.provider})
+        await res.bus.publish(subjects.USER_REGISTERED, {"user_id": str(user.id), "provider": ext.provider})
     issued = await start_session(res, user)
     metrics.AUTH_EVENTS.labels("oidc", "ok").inc()
     await audit(

@@ -218,6 +218,17 @@ class RateLimitSettings(_Base):
     user_burst: int = 200
 
 
+class BootstrapSettings(_Base):
+    """The first administrator, ensured by `hearth-app migrate` when both are set."""
+
+    model_config = SettingsConfigDict(env_prefix="HEARTH_BOOTSTRAP_", extra="ignore", frozen=True)
+
+    admin_email: str = ""
+    # Give it as HEARTH_BOOTSTRAP_ADMIN_PASSWORD_FILE. Used only to create the account: an
+    # existing account's password is never changed.
+    admin_password: SecretStr = SecretStr("")
+
+
 class Settings(BaseModel):
     """All concerns together; the app and the CLI take one of these."""
 
@@ -230,6 +241,8 @@ class Settings(BaseModel):
     s3: S3Settings
     auth: AuthSettings
     ratelimit: RateLimitSettings
+    # Only `migrate` reads it; empty unless given.
+    bootstrap: BootstrapSettings = Field(default_factory=lambda: BootstrapSettings.model_construct())
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
@@ -261,6 +274,7 @@ def load_settings(**overrides: Any) -> Settings:
         "s3": S3Settings(),
         "auth": AuthSettings(),
         "ratelimit": RateLimitSettings(),
+        "bootstrap": BootstrapSettings(),
     }
     parts.update(overrides)
     return Settings(**parts)

@@ -1,5 +1,5 @@
 """The file worker: a JetStream queue-group consumer of ``file.uploaded`` and the
-``file.inspect`` request/reply responder.
+``rpc.file.inspect`` request/reply responder.
 
 A message that keeps failing is redelivered with growing delays up to ``max_deliver`` times,
 then copied to the dead-letter stream (``dlq.<subject>``) and terminated.
@@ -15,18 +15,18 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hearth_app.core import metrics
-from hearth_app.events.bus import DLQ_PREFIX, EventBus
+from hearth_app.events import subjects
+from hearth_app.events.bus import EventBus
 from hearth_app.files.models import StoredFile
 from hearth_app.files.sniff import sniff
 from hearth_app.files.storage import Storage
 
 log = logging.getLogger("hearth.worker")
-QUEUE = "file-workers"
-DURABLE = "file-workers"
+QUEUE = subjects.WORKER_QUEUE
+DURABLE = subjects.WORKER_DURABLE
 
 
 class FileWorker:
@@ -47,22 +47,20 @@ class FileWorker:
         assert self.bus.js is not None
         assert self.bus.nc is not None
         s = self.bus.settings
-        sub = await self.bus.js.subscribe(
-            "file.uploaded",
-            queue=QUEUE,
-            durable=DURABLE,
+        # Create the durable consumer, or adopt the one another replica made: replicas
+        # starting together all end up bound to the same consumer.
+        info = await self.bus.ensure_consumer(
+            self.bus.consumer_config(DURABLE, subjects.WORKER_FILTER, QUEUE)
+        )
+        sub = await self.bus.js.subscribe_bind(
             stream=s.stream,
+            config=info.config,
+            consumer=info.name,
             cb=self._on_uploaded,
             manual_ack=True,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                max_deliver=s.max_deliver,
-                ack_wait=s.ack_wait_seconds,
-            ),
         )
         self._subs.append(sub)
-        self._subs.append(await self.bus.nc.subscribe("rpc.file.inspect", queue=QUEUE, cb=self._on_inspect))
+        self._subs.append(await self.bus.nc.subscribe(subjects.INSPECT, queue=QUEUE, cb=self._on_inspect))
 
     async def stop(self) -> None:
         for sub in self._subs:
@@ -97,7 +95,7 @@ class FileWorker:
                 fresh.detected_type = detected
                 fresh.reason = reason
         await self.bus.publish(
-            f"file.{status}",
+            subjects.FILE_READY if status == "ready" else subjects.FILE_REJECTED,
             {"file_id": str(file_id), "project_id": str(row.project_id), "reason": reason},
         )
         return status
@@ -128,7 +126,7 @@ class FileWorker:
     async def _dead_letter(self, msg: Msg, exc: Exception, deliveries: int) -> None:
         assert self.bus.js is not None
         await self.bus.js.publish(
-            DLQ_PREFIX + msg.subject,
+            subjects.dead_letter(msg.subject),
             msg.data,
             headers={
                 "Hearth-Original-Subject": msg.subject,

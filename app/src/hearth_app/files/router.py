@@ -11,6 +11,7 @@ from hearth_app.auth.deps import CurrentPrincipal
 from hearth_app.core.deps import ClientIp, Page, Res
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.core.schemas import Paginated
+from hearth_app.events import subjects
 from hearth_app.files.models import StoredFile
 from hearth_app.files.schemas import DownloadOut, FileIn, FileOut, InspectOut, UploadOut
 from hearth_app.projects.access import authorize
@@ -78,7 +79,7 @@ async def complete_upload(
         assert fresh is not None
         fresh.status = "uploaded"
     row.status = "uploaded"
-    await res.bus.publish("file.uploaded", {"file_id": str(file_id), "project_id": str(project_id)})
+    await res.bus.publish(subjects.FILE_UPLOADED, {"file_id": str(file_id), "project_id": str(project_id)})
     return row
 
 
@@ -129,7 +130,7 @@ async def inspect(
     if row.status == "pending":
         raise Problem(409, "file has not been uploaded", kind="conflict")
     try:
-        reply = await res.bus.request("rpc.file.inspect", {"file_id": str(file_id)}, wait_seconds=10)
+        reply = await res.bus.request(subjects.INSPECT, {"file_id": str(file_id)}, wait_seconds=10)
     except Exception as exc:
         raise Problem(503, "no file worker answered", kind="worker-unavailable") from exc
     if "error" in reply:
@@ -148,5 +149,5 @@ async def delete_file(
         fresh = await s.get(StoredFile, file_id)
         if fresh is not None:
             await s.delete(fresh)
-    await res.bus.publish("file.deleted", {"file_id": str(file_id), "project_id": str(project_id)})
+    await res.bus.publish(subjects.FILE_DELETED, {"file_id": str(file_id), "project_id": str(project_id)})
     return Response(status_code=204)

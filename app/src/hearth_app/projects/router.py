@@ -11,6 +11,7 @@ from hearth_app.auth.models import User
 from hearth_app.core.deps import ClientIp, Page, Res
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.core.schemas import Paginated
+from hearth_app.events import subjects
 from hearth_app.projects.access import authorize, invalidate
 from hearth_app.projects.models import Project, ProjectMember
 from hearth_app.projects.schemas import MemberIn, MemberOut, ProjectIn, ProjectOut, ProjectPatch
@@ -26,7 +27,7 @@ async def create_project(body: ProjectIn, p: CanCreateProjects, res: Res) -> Pro
         s.add(proj)
         await s.flush()
         s.add(ProjectMember(project_id=proj.id, user_id=p.user_id, role="owner"))
-    await res.bus.publish("project.created", {"project_id": str(proj.id), "owner_id": str(p.user_id)})
+    await res.bus.publish(subjects.PROJECT_CREATED, {"project_id": str(proj.id), "owner_id": str(p.user_id)})
     return proj
 
 
@@ -67,7 +68,7 @@ async def patch_project(
         if body.description is not None:
             proj.description = body.description
     await invalidate(res, project_id)
-    await res.bus.publish("project.updated", {"project_id": str(project_id)})
+    await res.bus.publish(subjects.PROJECT_UPDATED, {"project_id": str(project_id)})
     return proj
 
 
@@ -79,7 +80,7 @@ async def delete_project(project_id: uuid.UUID, p: CurrentPrincipal, res: Res, i
         if proj is not None:
             await s.delete(proj)
     await invalidate(res, project_id)
-    await res.bus.publish("project.deleted", {"project_id": str(project_id)})
+    await res.bus.publish(subjects.PROJECT_DELETED, {"project_id": str(project_id)})
     return Response(status_code=204)
 
 
@@ -109,7 +110,7 @@ async def put_member(
             m.role = body.role
     await invalidate(res, project_id)
     await res.bus.publish(
-        "project.member_set",
+        subjects.PROJECT_MEMBER_SET,
         {"project_id": str(project_id), "user_id": str(user_id), "role": body.role},
     )
     return MemberOut(user_id=user_id, role=body.role)
@@ -128,5 +129,7 @@ async def delete_member(
         if m is not None:
             await s.delete(m)
     await invalidate(res, project_id)
-    await res.bus.publish("project.member_removed", {"project_id": str(project_id), "user_id": str(user_id)})
+    await res.bus.publish(
+        subjects.PROJECT_MEMBER_REMOVED, {"project_id": str(project_id), "user_id": str(user_id)}
+    )
     return Response(status_code=204)
