@@ -35,8 +35,9 @@ def run(command: str, stack_name: str, *, purge: bool = False, show_secrets: boo
     stack = select_stack(stack_name)
     show: Any = _out
     if command == "up":
-        # Refresh first: a container removed or changed by hand is put back as declared.
-        result = stack.up(on_output=show, color="auto", refresh=True)
+        # The Compose project compares its containers with the engine's in every diff: a
+        # container removed, stopped or changed by hand is put back without a refresh.
+        result = stack.up(on_output=show, color="auto")
         _out(sign_in_text(stack_name, result.outputs))
     elif command == "preview":
         stack.preview(on_output=show, diff=True, color="auto")

@@ -24,5 +24,11 @@ GENERATED = {
 
 
 def new_secret() -> str:
-    """32 random bytes, URL-safe: valid in every service's config and connection strings."""
-    return secrets.token_urlsafe(32)
+    """32 random bytes, URL-safe: valid in every service's config and connection strings.
+
+    Never starting with `-`: a client given it as an argument (the S3 bootstrap's `mc`)
+    would take it for an option.
+    """
+    while (value := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return value

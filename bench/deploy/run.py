@@ -7,8 +7,9 @@ Deploys a throwaway stack with the `local` settings on ports 28080/28443 (a runn
 `local` stack is left alone), then destroys and purges it. Measures:
 
 - cold `up` with the images cached, to every service healthy;
-- a no-change `up` (with the refresh `make up` does, and without), each divided by an
-  `up` of an empty stack in the same backend: Pulumi's fixed cost, the reference;
+- a no-change `up` as `make up` runs it (no refresh: the Compose project's diff looks at
+  the engine itself), and one with `--refresh`, each divided by an `up` of an empty stack
+  in the same backend: Pulumi's fixed cost, the reference;
 - an environment change of one service (`redis`) to that service recreated and healthy.
 """
 
@@ -111,8 +112,8 @@ def measure(rounds: int) -> dict[str, Any]:
 
 
 def table(f: dict[str, Any], rounds: int) -> str:
-    ratio = f["no_change_refresh_up_s"] / f["empty_up_s"]
-    ratio_plain = f["no_change_up_s"] / f["empty_up_s"]
+    ratio = f["no_change_up_s"] / f["empty_up_s"]
+    ratio_refresh = f["no_change_refresh_up_s"] / f["empty_up_s"]
     mark = "✅" if ratio <= 1.5 else "❌"
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""{START}
@@ -127,10 +128,10 @@ in the same backend (Pulumi's fixed cost: engine start, checkpoint, the inline p
 |---|---|---|
 | cold `make up` (images cached) to every service healthy | {f["cold_up_s"]:.1f} s |  |
 | `up` of an empty stack (reference) | {f["empty_up_s"]:.2f} s |  |
-| no-change `up` with refresh, as `make up` runs it | {f["no_change_refresh_up_s"]:.2f} s |  |
+| no-change `up`, as `make up` runs it | {f["no_change_up_s"]:.2f} s |  |
 | ratio no-change `make up` ÷ empty `up` | {ratio:.2f} | ≤ 1.5 {mark} |
-| no-change `up` without refresh | {f["no_change_up_s"]:.2f} s |  |
-| ratio no-change `up` ÷ empty `up` | {ratio_plain:.2f} |  |
+| no-change `up --refresh` | {f["no_change_refresh_up_s"]:.2f} s |  |
+| ratio no-change `up --refresh` ÷ empty `up` | {ratio_refresh:.2f} |  |
 | one service's environment changed → recreated and healthy | {f["env_change_up_s"]:.1f} s |  |
 {END}"""
 

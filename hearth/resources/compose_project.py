@@ -9,8 +9,9 @@ never an input: the document names files on the host (hearth.resources.host_file
 
 - create/update: `docker compose up -d --wait --remove-orphans --pull never`, bounded by
   a timeout; a failure names the failing service, its state and its last log lines.
-- read (`up --refresh`): each service's live config hash and state, so a container that
-  was removed, stopped or changed by hand shows as a change and the next apply repairs it.
+- diff and read (`up --refresh`): each service's live config hash and state, so a
+  container that was removed, stopped or changed by hand shows as a change, and the apply
+  repairs it.
 - delete: `down` without volumes: data stores live outside Compose's lifecycle.
 """
 
@@ -111,10 +112,13 @@ def expected_hashes(doc: Mapping[str, Any]) -> dict[str, str]:
     return dict(line.split(maxsplit=1) for line in lines if line.strip())
 
 
-def drift(props: Mapping[str, Any]) -> list[str]:
-    """Long-running services whose live container is missing, stopped or not as applied."""
+def drift(
+    props: Mapping[str, Any], live: Mapping[str, Mapping[str, str]] | None = None
+) -> list[str]:
+    """Long-running services whose container (in `live`, default: as last read) is missing,
+    stopped or not as applied."""
     hashes: Mapping[str, str] = props.get("hashes") or {}
-    live: Mapping[str, Mapping[str, str]] = props.get("live") or {}
+    live = props.get("live") or {} if live is None else live
     drifted = []
     for name, service in (props.get("services") or {}).items():
         if service.get("restart") == "no":
@@ -192,7 +196,11 @@ class ComposeProjectProvider(ResourceProvider):
             # The new project publishes the same ports: the old one goes first.
             return DiffResult(changes=True, replaces=["project"], delete_before_replace=True)
         changed = [k for k in INPUTS if _whole(olds.get(k)) != _whole(news.get(k))]
-        return DiffResult(changes=bool(changed or drift(olds)))
+        if changed:
+            return DiffResult(changes=True)
+        # Compared with the engine now, not only at the last refresh: a plain `up` (and
+        # `preview`) sees a container removed, stopped or changed by hand, and repairs it.
+        return DiffResult(changes=bool(drift(olds, live_state(olds["project"]))))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_, {**props, "live": live_state(props.get("project") or id_)})

@@ -19,6 +19,11 @@ from hearth.catalog.spec import ServiceSpec
 from hearth.settings import PROJECT, Platform, Settings
 
 
+def prefix_for(stack: str) -> str:
+    """`hearth-<stack>`: resource names, the Compose project, networks and volumes."""
+    return f"{PROJECT}-{stack}"
+
+
 @dataclass(frozen=True)
 class Deployment:
     """What every target is given."""
@@ -31,8 +36,7 @@ class Deployment:
 
     @property
     def prefix(self) -> str:
-        """`hearth-<stack>`: resource names, the Compose project, networks and volumes."""
-        return f"{PROJECT}-{self.stack}"
+        return prefix_for(self.stack)
 
 
 class Target(Protocol):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from hearth.resources.data_store import DockerVolume, HostDirectory
 from hearth.resources.docker_cli import DockerError, docker
 from hearth.resources.host_file import HostFile
 from hearth.settings import Settings
-from hearth.targets import Deployment
+from hearth.targets import Deployment, prefix_for
 
 STATE_DIR = Path(__file__).resolve().parents[2] / ".state"
 UP_TIMEOUT_S = 600
@@ -42,14 +42,26 @@ def files_dir(settings: Settings, stack: str) -> Path:
     return base / "files" / stack
 
 
-def image_id(tag: str) -> str:
-    """The local image id behind `tag`: a label that changes when the image is rebuilt."""
+def image_ids(tags: Sequence[str]) -> dict[str, str]:
+    """Each tag's local image id, in one look-up: a label that changes when the image is
+    rebuilt (Compose itself does not notice a re-tagged local image)."""
     try:
-        return docker("image", "inspect", "--format", "{{.Id}}", tag).strip()
+        ids = docker("image", "inspect", "--format", "{{.Id}}", *tags).split()
     except DockerError:
+        missing = [t for t in tags if not _present(t)]
         raise DockerError(
-            f"image {tag} is not on this machine's Docker Engine; build it with: make images"
+            f"images {missing} are not on this machine's Docker Engine; build them with: "
+            "make images"
         ) from None
+    return dict(zip(tags, ids, strict=True))
+
+
+def _present(tag: str) -> bool:
+    try:
+        docker("image", "inspect", tag)
+    except DockerError:
+        return False
+    return True
 
 
 def secrets_digest(key: str, spec: ServiceSpec, values: Mapping[str, str]) -> str:
@@ -60,16 +72,14 @@ def secrets_digest(key: str, spec: ServiceSpec, values: Mapping[str, str]) -> st
     return mac.hexdigest()
 
 
-def _digests(d: Deployment, spec: ServiceSpec) -> pulumi.Output[dict[str, str]]:
+def _digests(d: Deployment, spec: ServiceSpec, image: str) -> pulumi.Output[dict[str, str]]:
     names = sorted({s.name for s in spec.secrets})
     values = pulumi.Output.all(d.secrets["digestKey"], *(d.secrets[n] for n in names))
     # An HMAC under a secret key reveals nothing of the values: it may be shown in previews.
     mac = pulumi.Output.unsecret(
         values.apply(lambda v: secrets_digest(v[0], spec, dict(zip(names, v[1:], strict=True))))
     )
-    return mac.apply(
-        lambda m: {"image": image_id(spec.image), "files": render.files_digest(spec), "secrets": m}
-    )
+    return mac.apply(lambda m: {"image": image, "files": render.files_digest(spec), "secrets": m})
 
 
 def deploy(d: Deployment) -> Mapping[str, Any]:
@@ -105,6 +115,7 @@ def deploy(d: Deployment) -> Mapping[str, Any]:
                 gid=f.gid,
             )
         )
+    images = image_ids(sorted({spec.image for spec in d.specs}))
     doc = render.render(
         settings, d.specs, project=project, secrets_dir=secrets_dir, data_paths=paths or None
     )
@@ -117,7 +128,7 @@ def deploy(d: Deployment) -> Mapping[str, Any]:
             volumes=doc.get("volumes", {}),
             secrets=doc.get("secrets", {}),
             configs=doc.get("configs", {}),
-            digests={spec.name: _digests(d, spec) for spec in d.specs},
+            digests={spec.name: _digests(d, spec, images[spec.image]) for spec in d.specs},
             timeout_s=UP_TIMEOUT_S,
         ),
         pulumi.ResourceOptions(depends_on=[*stores.values(), *host_files]),
@@ -131,7 +142,20 @@ def deploy(d: Deployment) -> Mapping[str, Any]:
 
 
 def purge(stack: auto.Stack, settings: Settings) -> list[str]:
-    """Delete the data stores a destroyed stack kept: its volumes, or its host directories."""
+    """Delete the data stores a destroyed stack kept: its volumes, or its host directories.
+
+    Containers a failed first apply left (Pulumi never recorded them) go first: they would
+    hold the volumes."""
+    docker(
+        "compose",
+        "-p",
+        prefix_for(stack.name),
+        "down",
+        "--remove-orphans",
+        "--timeout",
+        "10",
+        timeout=300,
+    )
     if settings.host_data_root is None:
         names = docker("volume", "ls", "-q", "--filter", f"label={STACK_LABEL}={stack.name}")
         removed = names.split()

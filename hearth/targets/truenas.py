@@ -43,7 +43,7 @@ from hearth.resources.truenas.dataset import Dataset, DatasetArgs
 from hearth.resources.truenas.secret_file import SecretFile, SecretFileArgs
 from hearth.resources.truenas.snapshot_task import Schedule, SnapshotTask, SnapshotTaskArgs
 from hearth.settings import PROJECT, Settings
-from hearth.targets import Deployment
+from hearth.targets import Deployment, prefix_for
 
 
 @dataclass(frozen=True)
@@ -304,5 +304,5 @@ def purge(stack: auto.Stack, settings: Settings) -> list[str]:
     return purge_datasets(
         Endpoint(settings.truenas_url, key.value),
         root_dataset(settings, stack.name),
-        app_name_for(f"{PROJECT}-{stack.name}"),
+        app_name_for(prefix_for(stack.name)),
     )

@@ -136,6 +136,8 @@ def test_read_sees_containers_removed_or_stopped_by_hand_and_apply_repairs_them(
     outs = provider.create(props).outs or {}
     docker("rm", "-f", f"{props['project']}-one-1")
     docker("stop", "-t", "1", f"{props['project']}-two-1")
+    # The diff looks at the engine itself: a plain `up` (no refresh) sees the drift too.
+    assert provider.diff(props["project"], outs, props).changes
     refreshed = provider.read(props["project"], outs).outs or {}
     assert drift(refreshed) == ["one", "two"]
     assert provider.diff(props["project"], refreshed, props).changes

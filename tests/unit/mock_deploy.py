@@ -74,10 +74,10 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
         main()
 
     # No engine under mocks: pin every tag to a stable fake id derived from it.
-    real = docker.image_id
-    docker.image_id = fake_image_id
+    real = docker.image_ids
+    docker.image_ids = lambda tags: {t: fake_image_id(t) for t in tags}
     try:
         run()
     finally:
-        docker.image_id = real
+        docker.image_ids = real
     return recorder

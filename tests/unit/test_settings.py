@@ -127,3 +127,12 @@ def test_empty_string_means_unset_as_pulumi_yaml_defaults_say() -> None:
 
 def test_secret_keys_are_not_settings() -> None:
     assert parse_settings({"hearth:truenasApiKey": "k"}) == Settings()
+
+
+def test_generated_secrets_never_start_with_a_dash_that_a_cli_would_read_as_an_option() -> None:
+    from hearth.secrets import new_secret
+
+    values = [new_secret() for _ in range(3000)]
+    assert not [v for v in values if v.startswith("-")]
+    assert len(set(values)) == len(values)
+    assert all(len(v) == 43 for v in values)
