@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -19,26 +20,42 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
-def sign_in_text(stack: str, outputs: Mapping[str, auto.OutputValue]) -> str:
+def sign_in_text(stack: str, outputs: Mapping[str, auto.OutputValue], own_ca: bool) -> str:
     """Where the platform answers and how to sign in, without showing the password."""
     make_stack = "" if stack == "local" else f" STACK={stack}"
-    return (
+    text = (
         f"\nHearth is up: {outputs['endpoint'].value}\n"
         f"Sign in as {outputs['adminEmail'].value}; show the password with:\n"
-        f"  make outputs SHOW_SECRETS=1{make_stack}\n"
-        "The local edge's certificate comes from its own CA (docs/local.md says how to trust it)."
+        f"  make outputs SHOW_SECRETS=1{make_stack}"
     )
+    if own_ca:
+        text += (
+            "\nIts certificate comes from the edge's own CA: docs/local.md says how to trust it."
+        )
+    return text
+
+
+def require_root(platform: str) -> None:
+    """The docker target writes each secret file owned by the uid of the service reading it
+    (and data directories owned by theirs): only root can give files away."""
+    if platform != "truenas" and os.geteuid() != 0:
+        raise SettingsError(
+            "deploying needs root: secret files and data directories are given to each "
+            "service's uid. Run it as root, e.g. `sudo make up`"
+        )
 
 
 def run(command: str, stack_name: str, *, purge: bool = False, show_secrets: bool = False) -> int:
     settings = check_settings(stack_name)
+    if command in ("up", "down"):
+        require_root(settings.platform)
     stack = select_stack(stack_name)
     show: Any = _out
     if command == "up":
         # The Compose project compares its containers with the engine's in every diff: a
         # container removed, stopped or changed by hand is put back without a refresh.
         result = stack.up(on_output=show, color="auto")
-        _out(sign_in_text(stack_name, result.outputs))
+        _out(sign_in_text(stack_name, result.outputs, own_ca=settings.domain is None))
     elif command == "preview":
         stack.preview(on_output=show, diff=True, color="auto")
     elif command == "down":

@@ -102,7 +102,7 @@ def select_stack(stack: str, config_from: str | None = None) -> auto.Stack:
         env_vars={
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             # Dynamic providers run `python -m pulumi.dynamic`: use this venv's python,
-            # and let it import their classes (components.*) whatever the caller's cwd.
+            # and let it import their classes (hearth.resources.*) whatever the caller's cwd.
             "PULUMI_PYTHON_CMD": sys.executable,
             "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
         },

@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/versions.env"
 
-MIN_MAJOR=2 MIN_MINOR=24  # `up --wait`, `config --hash`, `ps --format json` as we use them
+MIN_MAJOR=2 MIN_MINOR=24  # `up --wait` with `--wait-timeout`, `down` by project name
 supported() {
   local v
   v=$(docker compose version --short 2>/dev/null) || return 1

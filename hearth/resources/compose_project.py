@@ -12,7 +12,8 @@ never an input: the document names files on the host (hearth.resources.host_file
 - diff and read (`up --refresh`): each service's live config hash and state, so a
   container that was removed, stopped or changed by hand shows as a change, and the apply
   repairs it.
-- delete: `down` without volumes: data stores live outside Compose's lifecycle.
+- delete: `down`: containers, networks and anonymous volumes go; the data stores live
+  outside Compose's lifecycle (external volumes, host directories) and stay.
 """
 
 from __future__ import annotations
@@ -85,31 +86,46 @@ def compose(doc: Mapping[str, Any], *args: str, timeout: float = 120) -> str:
     return docker("compose", "-p", doc["name"], "-f", "-", *args, stdin=text, timeout=timeout)
 
 
+def down(project: str) -> None:
+    """Remove the project's containers, networks and anonymous volumes (a one-shot whose
+    image declares a VOLUME gets one). Data stores are external volumes, which Compose
+    never removes, or host directories."""
+    empty = {"name": project}  # by its labels: no document needed, none picked up from cwd
+    compose(empty, "down", "--volumes", "--remove-orphans", "--timeout", "20", timeout=300)
+
+
 def compose_version() -> str:
     return docker("compose", "version", "--short").strip()
 
 
 def live_state(project: str) -> dict[str, dict[str, str]]:
     """Service → its container's config hash, state and health, as the engine reports them."""
-    ids = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}").split()
+    ids = docker(
+        "ps",
+        "-aq",
+        "--filter",
+        f"label=com.docker.compose.project={project}",
+        # Not `docker compose run` containers: they are no service's container.
+        "--filter",
+        "label=com.docker.compose.oneoff=False",
+    ).split()
     if not ids:
         return {}
     state: dict[str, dict[str, str]] = {}
     for c in json.loads(docker("inspect", *ids)):
         labels = c["Config"]["Labels"] or {}
-        state[labels.get("com.docker.compose.service", c["Name"])] = {
+        service = labels.get("com.docker.compose.service", c["Name"])
+        if service in state:
+            # Two containers for one service (one made by hand): not as applied.
+            state[service] = {"hash": "", "state": "duplicated", "health": "", "exit_code": ""}
+            continue
+        state[service] = {
             "hash": labels.get("com.docker.compose.config-hash", ""),
             "state": c["State"]["Status"],
             "health": (c["State"].get("Health") or {}).get("Status", ""),
             "exit_code": str(c["State"].get("ExitCode", "")),
         }
     return state
-
-
-def expected_hashes(doc: Mapping[str, Any]) -> dict[str, str]:
-    """Service → the config hash Compose gives a container of this document."""
-    lines = compose(doc, "config", "--hash", "*").splitlines()
-    return dict(line.split(maxsplit=1) for line in lines if line.strip())
 
 
 def drift(
@@ -171,13 +187,19 @@ def apply(props: Mapping[str, Any]) -> dict[str, Any]:
             timeout=timeout + 60,
         )
     except DockerError as exc:
+        try:
+            report = failure_report(doc, project)
+        except DockerError as again:  # the engine went away too: keep the first error
+            report = f"(no report: {again})"
         raise ComposeError(
-            f"compose project {project!r} did not come up: {exc}\n\n{failure_report(doc, project)}"
+            f"compose project {project!r} did not come up: {exc}\n\n{report}"
         ) from None
+    live = live_state(project)
     return {
         **{k: props.get(k) for k in INPUTS},
-        "hashes": expected_hashes(doc),
-        "live": live_state(project),
+        # What Compose labelled each container with: the reference drift is measured against.
+        "hashes": {name: seen["hash"] for name, seen in live.items()},
+        "live": live,
         "compose_version": compose_version(),
     }
 
@@ -206,8 +228,7 @@ class ComposeProjectProvider(ResourceProvider):
         return ReadResult(id_, {**props, "live": live_state(props.get("project") or id_)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        # No `-v`: volumes are external and kept; networks and containers go.
-        compose(document(props), "down", "--remove-orphans", "--timeout", "20", timeout=300)
+        down(props["project"])
 
 
 class ComposeProject(pulumi.dynamic.Resource, module="hearth", name="ComposeProject"):

@@ -48,12 +48,14 @@ def _write(props: dict[str, Any]) -> None:
     write_file(Path(props["path"]), props["content"], int(props["mode"]), *owner)
 
 
-def _stat(path: Path) -> tuple[int, int, int] | None:
+def _live(path: Path) -> tuple[str, int, int, int] | None:
+    """The file as it is: content digest, mode, owner; None when it is missing."""
     try:
         st = path.stat()
+        content = path.read_bytes()
     except FileNotFoundError:
         return None
-    return st.st_mode & 0o7777, st.st_uid, st.st_gid
+    return hashlib.sha256(content).hexdigest(), st.st_mode & 0o7777, st.st_uid, st.st_gid
 
 
 class _HostFileProvider(ResourceProvider):
@@ -64,18 +66,20 @@ class _HostFileProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         if olds.get("path") != news["path"]:
             return DiffResult(changes=True, replaces=["path"], delete_before_replace=False)
-        wanted = [news["mode"], news.get("uid", -1), news.get("gid", -1)]
-        changed = olds.get("sha256") != _digest(news["content"]) or wanted != [
-            olds.get("mode"),
-            olds.get("uid", -1),
-            olds.get("gid", -1),
+        wanted = (_digest(news["content"]), int(news["mode"]))
+        owner = (int(news.get("uid", -1)), int(news.get("gid", -1)))
+        declared = olds.get("sha256") != wanted[0] or [
+            olds.get(k) for k in ("mode", "uid", "gid")
+        ] != [
+            news["mode"],
+            news.get("uid", -1),
+            news.get("gid", -1),
         ]
-        # A file deleted or re-owned by hand is written again.
-        seen = _stat(Path(news["path"]))
-        owner_ok = seen is not None and (
-            wanted[1] == -1 or (seen[1], seen[2]) == (wanted[1], wanted[2])
-        )
-        return DiffResult(changes=changed or seen is None or not owner_ok)
+        # The file as it is on the host: deleted, edited, re-moded or re-owned by hand, it is
+        # written again.
+        live = _live(Path(news["path"]))
+        drifted = live is None or live[:2] != wanted or (owner != (-1, -1) and live[2:] != owner)
+        return DiffResult(changes=declared or drifted)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         _write(news)

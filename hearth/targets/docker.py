@@ -23,7 +23,7 @@ from pulumi import automation as auto
 
 from hearth import render
 from hearth.catalog.spec import ServiceSpec, data_stores
-from hearth.resources.compose_project import ComposeProject, ComposeProjectArgs
+from hearth.resources.compose_project import ComposeProject, ComposeProjectArgs, down
 from hearth.resources.data_store import DockerVolume, HostDirectory
 from hearth.resources.docker_cli import DockerError, docker
 from hearth.resources.host_file import HostFile
@@ -44,7 +44,8 @@ def files_dir(settings: Settings, stack: str) -> Path:
 
 def image_ids(tags: Sequence[str]) -> dict[str, str]:
     """Each tag's local image id, in one look-up: a label that changes when the image is
-    rebuilt (Compose itself does not notice a re-tagged local image)."""
+    rebuilt, so the diff shows it and Compose recreates the service (its config hash does
+    not cover a re-tagged local image)."""
     try:
         ids = docker("image", "inspect", "--format", "{{.Id}}", *tags).split()
     except DockerError:
@@ -146,21 +147,13 @@ def purge(stack: auto.Stack, settings: Settings) -> list[str]:
 
     Containers a failed first apply left (Pulumi never recorded them) go first: they would
     hold the volumes."""
-    docker(
-        "compose",
-        "-p",
-        prefix_for(stack.name),
-        "down",
-        "--remove-orphans",
-        "--timeout",
-        "10",
-        timeout=300,
-    )
+    down(prefix_for(stack.name))
     if settings.host_data_root is None:
         names = docker("volume", "ls", "-q", "--filter", f"label={STACK_LABEL}={stack.name}")
         removed = names.split()
         if removed:
             docker("volume", "rm", *removed)
+        shutil.rmtree(files_dir(settings, stack.name), ignore_errors=True)
         return removed
     removed = []
     for path in (Path(settings.host_data_root) / stack.name, files_dir(settings, stack.name)):

@@ -602,8 +602,28 @@ def test_destroy_keeps_the_data_and_a_new_up_finds_it(
     assert_data_kept(platform, edge, journey)
 
 
-def test_purge_deletes_the_data(platform: Platform) -> None:
+def anonymous_volumes_of(platform: Platform) -> set[str]:
+    """Volumes without a name of ours mounted by the project's containers (a one-shot whose
+    image declares a VOLUME gets one)."""
+    out = run(
+        [
+            "docker",
+            "ps",
+            "-aq",
+            "--filter",
+            f"label=com.docker.compose.project={platform.project}",
+        ]
+    ).split()
+    mounts = [m for c in out for m in inspect(c)["Mounts"]] if out else []
+    return {m["Name"] for m in mounts if m["Type"] == "volume" and len(m["Name"]) == 64}
+
+
+def test_purge_deletes_the_data_and_leaves_no_volume_behind(platform: Platform) -> None:
+    anonymous = anonymous_volumes_of(platform)
     platform.stack.destroy(on_output=print, color="never")
     removed = docker_target.purge(platform.stack, platform.settings)
     assert sorted(removed) == sorted(f"{platform.project}-{v}" for v in data_stores(platform.specs))
     assert stack_volumes(platform) == []
+    left = set(run(["docker", "volume", "ls", "-q"]).split()) & anonymous
+    assert not left, f"anonymous volumes left by the project: {left}"
+    assert not docker_target.files_dir(platform.settings, platform.name).exists()
