@@ -19,6 +19,7 @@ never an input: the document names files on the host (hearth.resources.host_file
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
@@ -33,6 +34,8 @@ CONTENT = ("services", "networks", "volumes", "secrets", "configs")
 INPUTS = ("project", *CONTENT, "digests", "timeout_s")
 DIGEST_LABEL = "hearth.digest."
 LOG_LINES = 30
+ANONYMOUS = re.compile(r"[0-9a-f]{64}")
+"""How Docker names a volume nobody named."""
 
 
 class ComposeError(RuntimeError):
@@ -88,10 +91,26 @@ def compose(doc: Mapping[str, Any], *args: str, timeout: float = 120) -> str:
 
 def down(project: str) -> None:
     """Remove the project's containers, networks and anonymous volumes (a one-shot whose
-    image declares a VOLUME gets one). Data stores are external volumes, which Compose
-    never removes, or host directories."""
-    empty = {"name": project}  # by its labels: no document needed, none picked up from cwd
-    compose(empty, "down", "--volumes", "--remove-orphans", "--timeout", "20", timeout=300)
+    image declares a VOLUME gets one). Data stores are external volumes or host
+    directories: they stay.
+
+    Found by the project's labels, so it works without the document (and never picks up a
+    compose file from the working directory); Compose then removes the containers as
+    orphans but leaves their anonymous volumes and the networks, so those go here.
+    """
+    label = f"label=com.docker.compose.project={project}"
+    ids = docker("ps", "-aq", "--filter", label).split()
+    mounts = [m for c in json.loads(docker("inspect", *ids)) for m in c["Mounts"]] if ids else []
+    anonymous = [
+        m["Name"] for m in mounts if m["Type"] == "volume" and ANONYMOUS.fullmatch(m["Name"])
+    ]
+    empty = {"name": project}
+    compose(empty, "down", "--remove-orphans", "--timeout", "20", timeout=300)
+    if anonymous:
+        docker("volume", "rm", "--force", *sorted(set(anonymous)))
+    networks = docker("network", "ls", "-q", "--filter", label).split()
+    if networks:
+        docker("network", "rm", *networks)
 
 
 def compose_version() -> str:

@@ -597,6 +597,8 @@ def test_destroy_keeps_the_data_and_a_new_up_finds_it(
     assert volumes == sorted(f"{platform.project}-{v}" for v in data_stores(platform.specs))
     platform.stack.destroy(on_output=print, color="never")
     assert not platform.ids(), "containers left after destroy"
+    networks = ["docker", "network", "ls", "-q", "--filter", f"name={platform.project}-"]
+    assert not run(networks).strip(), "networks left after destroy"
     assert stack_volumes(platform) == volumes
     platform.up()
     assert_data_kept(platform, edge, journey)

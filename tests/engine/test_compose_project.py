@@ -61,7 +61,10 @@ def props() -> Iterator[dict[str, Any]]:
     p: dict[str, Any] = {
         "project": project,
         "services": {
-            "one": service(["sleep", "infinity"], ["true"]),
+            # An anonymous volume, as a one-shot whose image declares a VOLUME gets.
+            "one": service(
+                ["sleep", "infinity"], ["true"], volumes=[{"type": "volume", "target": "/scratch"}]
+            ),
             # Floats: Pulumi hands numbers to providers as floats.
             "two": service(
                 ["sleep", "infinity"],
@@ -162,12 +165,18 @@ def test_a_failed_apply_names_the_service_its_state_and_its_last_log_lines(
     assert "service 'one'" not in message
 
 
-def test_delete_removes_containers_and_networks_but_keeps_volumes(props: dict[str, Any]) -> None:
+def test_delete_removes_containers_networks_and_anonymous_volumes_but_keeps_the_data(
+    props: dict[str, Any],
+) -> None:
     provider = ComposeProjectProvider()
     outs = provider.create(props).outs or {}
+    mounts = json.loads(docker("inspect", f"{props['project']}-one-1"))[0]["Mounts"]
+    (anonymous,) = [m["Name"] for m in mounts if m["Destination"] == "/scratch"]
     provider.delete(props["project"], outs)
     assert ids(props["project"]) == {}
     assert docker("volume", "inspect", props["volumes"]["data"]["name"])
+    assert anonymous not in docker("volume", "ls", "-q").split()
+    assert not docker("network", "ls", "-q", "--filter", f"name={props['project']}").strip()
 
 
 def test_document_merges_digests_into_labels_and_makes_numbers_whole() -> None:
