@@ -33,7 +33,7 @@ def test_other_stacks_are_named_in_the_command_and_acme_needs_no_ca_hint() -> No
 def test_deploying_as_a_user_who_cannot_give_files_away_is_refused_with_the_fix(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(SettingsError, match="sudo make up"):
         cli.require_root("local")
     cli.require_root("truenas")  # the NAS's API does it: no local root needed
@@ -42,7 +42,7 @@ def test_deploying_as_a_user_who_cannot_give_files_away_is_refused_with_the_fix(
 def test_a_refusal_exits_2_before_pulumi_starts(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
 
     def never(*_a: object, **_k: object) -> None:
         raise AssertionError("Pulumi was started")
