@@ -22,7 +22,7 @@ def test_placeholder_secrets_are_refused_outside_development(
         monkeypatch,
         HEARTH_ENV="production",
         HEARTH_DB_PASSWORD="changeme",
-        HEARTH_S3_ACCESS_KEY="minioadmin",
+        HEARTH_S3_ACCESS_KEY="placeholder",
         HEARTH_S3_SECRET_KEY="real-secret-value-123",
         HEARTH_AUTH_KEY_ENCRYPTION_SECRET=STRONG,
     )
