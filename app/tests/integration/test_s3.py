@@ -6,8 +6,12 @@ on the server) keeping the disk from growing for ever."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import hashlib
+import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +22,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from hearth_app.files import gc
 from hearth_app.files.gc import Report, collect
 from tests.conftest import Harness, s3_client
 from tests.containers import Services
@@ -366,3 +371,44 @@ async def test_clean_up_deletes_orphans_and_abandoned_uploads_and_keeps_files(
     assert kept_row.status_code == 200
     # A second pass finds nothing more to do.
     assert await collect(h.res, now=later) == Report()
+
+
+async def test_serve_cleans_up_periodically_on_one_replica_at_a_time(h: Harness, services: Services) -> None:
+    """The scheduled job `serve` runs: a pass every interval, skipped while another replica
+    holds the lock."""
+    s3 = h.settings.s3.model_copy(update={"gc_interval_seconds": 1, "multipart_expiry_seconds": 0})
+    res = dataclasses.replace(h.res, settings=h.settings.model_copy(update={"s3": s3}))
+    app = s3_client(services)
+    bucket = services.s3_bucket
+    app.create_multipart_upload(Bucket=bucket, Key="projects/periodic/upload")
+
+    async def uploads_left(seconds: float) -> int:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            left = len(app.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+            if not left or asyncio.get_running_loop().time() > deadline:
+                return left
+            await asyncio.sleep(0.2)
+
+    # Another replica holds the lock: this one skips its rounds.
+    await h.res.redis.set(gc.LOCK_KEY, "another replica", ex=60)
+    task = asyncio.create_task(gc.run_periodically(res, first_delay=0))
+    try:
+        assert await uploads_left(2.5) == 1
+        await h.res.redis.delete(gc.LOCK_KEY)
+        assert await uploads_left(10) == 0
+        assert await h.res.redis.get(gc.LOCK_KEY) == str(os.getpid()), "this replica took it"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def test_gc_storage_runs_one_pass_from_the_command_line(services: Services, migrated: object) -> None:
+    exe = os.path.join(os.path.dirname(sys.executable), "hearth-app")
+    out = subprocess.run(
+        [exe, "gc-storage"], env=services.app_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "multipart uploads aborted" in out.stdout
+    assert "orphaned objects deleted" in out.stdout

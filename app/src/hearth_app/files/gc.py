@@ -103,13 +103,17 @@ async def collect(res: Resources, now: datetime | None = None) -> Report:
     return report
 
 
-async def run_periodically(res: Resources) -> None:
-    """`collect` every `gc_interval_seconds`, by one replica at a time; never raises."""
+async def run_periodically(res: Resources, first_delay: float | None = None) -> None:
+    """`collect` every `gc_interval_seconds`, by one replica at a time; never raises.
+
+    The first pass comes `first_delay` seconds after start (default: 10 to 60, at random, so
+    replicas started together spread out)."""
     interval = res.settings.s3.gc_interval_seconds
     if interval <= 0:
         return
-    # Replicas started together spread out; the first pass comes soon after start.
-    await asyncio.sleep(random.uniform(10, 60))  # noqa: S311 - jitter, not security
+    if first_delay is None:
+        first_delay = random.uniform(10, 60)  # noqa: S311 - jitter, not security
+    await asyncio.sleep(first_delay)
     while True:
         try:
             # Held for most of the interval: the other replicas skip this round.
