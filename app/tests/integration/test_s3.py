@@ -291,11 +291,12 @@ def url_credential(url: str, access_key: str) -> str:
 # ---- storage clean-up ------------------------------------------------------------------------
 
 
-def bucket_files(services: Services) -> list[str]:
-    """Every file under the bucket's directory on the server's disk (posix backend)."""
+def bucket_files(services: Services, *find: str) -> list[str]:
+    """Paths under the bucket's directory on the server's disk (posix backend): its files,
+    or what the `find` arguments select."""
     where = f"/data/buckets/{services.s3_bucket}"
     out = subprocess.run(
-        ["docker", "exec", f"{services.prefix}-s3", "find", where, "-type", "f"],
+        ["docker", "exec", f"{services.prefix}-s3", "find", where, *(find or ("-type", "f"))],
         capture_output=True,
         text=True,
         timeout=30,
@@ -326,6 +327,10 @@ async def test_clean_up_aborts_expired_multipart_uploads_and_frees_their_parts(
     assert report.aborted_uploads == 1
     assert app.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert bucket_files(services) == [], "the parts are gone from the disk"
+    where = f"/data/buckets/{bucket}"
+    left = bucket_files(services, "-mindepth", "1")
+    # Only the gateway's fixed temporary directories stay: nothing per upload.
+    assert set(left) <= {f"{where}/.sgwtmp", f"{where}/.sgwtmp/multipart"}, left
 
 
 async def test_clean_up_deletes_orphans_and_abandoned_uploads_and_keeps_files(
