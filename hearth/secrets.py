@@ -14,9 +14,11 @@ GENERATED = {
     "appDbPassword": "PostgreSQL role `app`, owner of the app's database only",
     "redisPassword": "Redis/Valkey `default` user",
     "natsPassword": "NATS user `app`",
-    "minioRootPassword": "MinIO root user (bootstrap only; the app gets a scoped key)",
+    "s3RootSecretKey": (
+        "S3 gateway root account `hearth-root` (bootstrap only; the app gets its own key)"
+    ),
     "adminPassword": "the platform's first admin account",
-    "appS3SecretKey": "MinIO access key `hearth-app`, limited to the app's bucket",
+    "appS3SecretKey": "S3 access key `hearth-app`, limited to the app's bucket",
     "authKeyEncryptionSecret": "encrypts the app's token signing keys at rest in PostgreSQL",
     "digestKey": "keys the HMAC of secret values in container labels (a label reveals nothing)",
 }
@@ -26,8 +28,8 @@ GENERATED = {
 def new_secret() -> str:
     """32 random bytes, URL-safe: valid in every service's config and connection strings.
 
-    Never starting with `-`: a client given it as an argument (the S3 bootstrap's `mc`)
-    would take it for an option.
+    Never starting with `-`: a client given it as an argument would take it for an
+    option.
     """
     while (value := secrets.token_urlsafe(32)).startswith("-"):
         pass

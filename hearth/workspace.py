@@ -23,7 +23,7 @@ import yaml
 from pulumi import automation as auto
 
 from hearth.secrets import GENERATED, new_secret
-from hearth.settings import PROJECT, Settings, SettingsError, parse_settings
+from hearth.settings import PROJECT, SECRET_KEYS, Settings, SettingsError, parse_settings
 
 __all__ = ["SettingsError", "check_settings", "select_stack"]
 
@@ -115,12 +115,19 @@ def select_stack(stack: str, config_from: str | None = None) -> auto.Stack:
 
 
 def ensure_secrets(stack: auto.Stack) -> list[str]:
-    """Generate each secret the stack lacks, once; returns the keys it generated.
+    """Generate each secret the stack lacks, once; returns the keys it generated. Secrets
+    the project no longer declares are removed.
 
     They are stored encrypted in the workspace's stack file, so they survive every
     later run and never appear in the committed one.
     """
     present = stack.get_all_config()
+    # A secret the project no longer declares (one of a service that was replaced) would
+    # be refused as an unknown setting: it protects nothing any more, so it goes.
+    for full, value in present.items():
+        key = full.removeprefix(f"{PROJECT}:")
+        if value.secret and key != full and key not in SECRET_KEYS:
+            stack.remove_config(full)
     created = []
     for key in GENERATED:
         full = f"{PROJECT}:{key}"

@@ -15,9 +15,9 @@ step "app venv (app/.venv) from app/uv.lock"
 step "Docker Engine, the data-service images and the app image"
 docker info >/dev/null 2>&1 || bash tools/docker-engine.sh
 bash tools/base-image.sh
-# The integration tests start postgres, redis, nats and minio; tests/integration/test_image.py
+# The integration tests start postgres, redis, nats and s3; tests/integration/test_image.py
 # runs hearth/app:local against them.
-bash tools/build-images.sh postgres redis nats minio app
+bash tools/build-images.sh postgres redis nats s3 app
 
 cd app
 step "ruff"
@@ -28,7 +28,7 @@ step "ruff"
 step "mypy (strict)"
 .venv/bin/mypy
 .venv/bin/mypy ../bench/app/run.py
-step "pytest (unit + integration against real PostgreSQL, Redis, NATS JetStream, MinIO)"
+step "pytest (unit + integration against real PostgreSQL, Redis, NATS JetStream, S3)"
 if [ "$#" -eq 0 ]; then
   # The whole suite holds a coverage floor; a selection (-k, a path) does not.
   .venv/bin/pytest --cov=hearth_app --cov-report=term:skip-covered --cov-fail-under=80

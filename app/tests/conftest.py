@@ -56,7 +56,7 @@ def make_settings(svc: Services, **over: Any) -> Settings:
             retry_base_seconds=0.2,
         ),
         "s3": S3Settings(
-            endpoint=f"http://127.0.0.1:{svc.ports['minio']}",
+            endpoint=f"http://127.0.0.1:{svc.ports['s3']}",
             access_key=SecretStr(svc.s3_user),
             secret_key=SecretStr(svc.s3_password),
             max_file_bytes=1024 * 1024,
@@ -146,9 +146,42 @@ async def admin_nats(services: Services) -> Any:
     )
 
 
+def s3_client(
+    services: Services,
+    *,
+    root: bool = False,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    anonymous: bool = False,
+    admin: bool = False,
+) -> Any:
+    """boto3 on the test S3 server, signing SigV4, path-style: as the app's own key (the
+    default), as root, as any given key, or unsigned. `admin` targets the admin API port."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    if root:
+        access_key, secret_key = services.s3_root_user, services.s3_root_password
+    access_key = access_key or services.s3_user
+    secret_key = secret_key or services.s3_password
+    port = services.ports["s3-admin" if admin else "s3"]
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+        config=Config(
+            signature_version=UNSIGNED if anonymous else "s3v4",
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1},
+        ),
+    )
+
+
 async def _clean(settings: Settings, services: Services) -> None:
     """Per-test cleanup: empty tables (catalogue and keys stay), Redis, streams, the bucket."""
-    import boto3
     import redis.asyncio as aioredis
     from sqlalchemy import text
 
@@ -176,15 +209,12 @@ async def _clean(settings: Settings, services: Services) -> None:
     for stream in (settings.nats.stream, settings.nats.dlq_stream):
         await js.purge_stream(stream)
     await nc.close()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=settings.s3.endpoint,
-        aws_access_key_id=settings.s3.access_key.get_secret_value(),
-        aws_secret_access_key=settings.s3.secret_key.get_secret_value(),
-        region_name="us-east-1",
-    )
-    for obj in s3.list_objects_v2(Bucket=settings.s3.bucket).get("Contents", []):
-        s3.delete_object(Bucket=settings.s3.bucket, Key=obj["Key"])
+    s3 = s3_client(services, root=True)
+    bucket = settings.s3.bucket
+    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
 
 
 @contextlib.asynccontextmanager

@@ -1,5 +1,10 @@
 """Real PostgreSQL, Redis, NATS JetStream and S3 for the tests, as Docker containers from the
-project's images (images/README.md), published on 127.0.0.1 only, removed at the end."""
+project's images (images/README.md), published on 127.0.0.1 only, removed at the end.
+
+S3 is the platform's server (images/s3, the Versity S3 Gateway), set up as the platform sets
+it up: `hearth-s3-bootstrap` of the same image gives the app its bucket and its own key,
+limited to that bucket. The app runs with that key; the tests keep the root key for
+themselves (cleaning up, and checking what the app's key may not do)."""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ IMAGES = {
     "postgres": os.environ.get("HEARTH_TEST_POSTGRES_IMAGE", "hearth/postgres:local"),
     "redis": os.environ.get("HEARTH_TEST_REDIS_IMAGE", "hearth/redis:local"),
     "nats": os.environ.get("HEARTH_TEST_NATS_IMAGE", "hearth/nats:local"),
-    "minio": os.environ.get("HEARTH_TEST_MINIO_IMAGE", "hearth/minio:local"),
+    "s3": os.environ.get("HEARTH_TEST_S3_IMAGE", "hearth/s3:local"),
 }
 
 
@@ -37,8 +42,12 @@ class Services:
     # The tests' own NATS user (cleaning streams, reading them back): no restrictions.
     nats_admin_user: str = "test-admin"
     nats_admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
-    s3_user: str = "hearthtest"
-    s3_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # The S3 gateway's root account (tests only) and the app's own key, made by the bootstrap.
+    s3_root_user: str = "hearth-root"
+    s3_root_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    s3_bucket: str = "hearth"
+    s3_user: str = "hearth-app"
+    s3_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     ports: dict[str, int] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
     tmpdir: Path | None = None
@@ -57,7 +66,7 @@ class Services:
             "HEARTH_NATS_URL": f"nats://127.0.0.1:{self.ports['nats']}",
             "HEARTH_NATS_USER": "hearth",
             "HEARTH_NATS_PASSWORD": self.nats_password,
-            "HEARTH_S3_ENDPOINT": f"http://127.0.0.1:{self.ports['minio']}",
+            "HEARTH_S3_ENDPOINT": f"http://127.0.0.1:{self.ports['s3']}",
             "HEARTH_S3_ACCESS_KEY": self.s3_user,
             "HEARTH_S3_SECRET_KEY": self.s3_password,
             "HEARTH_AUTH_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret-0123456789abcdef",
@@ -86,6 +95,8 @@ authorization {{
     def _run(self, svc: str, port: int, env: dict[str, str], *extra: str) -> None:
         name = f"{self.prefix}-{svc}"
         args = ["run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1::{port}"]
+        if svc == "s3":
+            args += ["-p", "127.0.0.1::7071"]  # the admin API, to prove the app's key is refused
         args += [
             "--label",
             "hearth.test=app",
@@ -131,11 +142,44 @@ authorization {{
             f"{conf}:/etc/nats/hearth-apptest.conf:ro",
         )
         self._run(
-            "minio",
-            9000,
-            {"MINIO_ROOT_USER": self.s3_user, "MINIO_ROOT_PASSWORD": self.s3_password},
+            "s3",
+            7070,
+            {"ROOT_ACCESS_KEY": self.s3_root_user, "ROOT_SECRET_KEY": self.s3_root_password},
+            "--read-only",
+            "--tmpfs",
+            "/tmp:size=16m",  # noqa: S108 - the container's own /tmp, as the platform gives it
+            "--user",
+            "996:996",
         )
+        admin = _docker("port", f"{self.prefix}-s3", "7071/tcp").splitlines()[0]
+        self.ports["s3-admin"] = int(admin.rsplit(":", 1)[1])
         self.wait_healthy()
+        self.bootstrap_s3()
+
+    def bootstrap_s3(self) -> str:
+        """The platform's bootstrap (images/s3, hearth-s3-bootstrap), run in the S3 container
+        as bootstrap-s3 runs it: the bucket, the app's key and its bucket policy."""
+        out = subprocess.run(
+            [
+                "docker",
+                "exec",
+                "-e",
+                f"S3_BUCKET={self.s3_bucket}",
+                "-e",
+                f"APP_ACCESS_KEY={self.s3_user}",
+                "-e",
+                f"APP_SECRET_KEY={self.s3_password}",
+                f"{self.prefix}-s3",
+                "hearth-s3-bootstrap",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"hearth-s3-bootstrap failed: {out.stdout}{out.stderr}")
+        return out.stdout
 
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

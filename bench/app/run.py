@@ -1,7 +1,7 @@
 """Benchmarks of the app: ratios measured in one run, server on one core, load on the other.
 
 Run: app/.venv/bin/python bench/app/run.py [--seconds 10] [--write docs/benchmarks.md]
-Needs Docker with the hearth/{postgres,redis,nats,minio}:local images, `wrk` and `taskset`.
+Needs Docker with the hearth/{postgres,redis,nats,s3}:local images, `wrk` and `taskset`.
 Traffic goes only to 127.0.0.1.
 """
 
@@ -78,7 +78,7 @@ def env_for(svc: Services) -> dict[str, str]:
         "HEARTH_NATS_URL": f"nats://{ip['nats']}:4222",
         "HEARTH_NATS_USER": "hearth",
         "HEARTH_NATS_PASSWORD": svc.nats_password,
-        "HEARTH_S3_ENDPOINT": f"http://{ip['minio']}:9000",
+        "HEARTH_S3_ENDPOINT": f"http://{ip['s3']}:7070",
         "HEARTH_S3_ACCESS_KEY": svc.s3_user,
         "HEARTH_S3_SECRET_KEY": svc.s3_password,
         "HEARTH_AUTH_KEY_ENCRYPTION_SECRET": "bench-key-encryption-secret-0123456789abcdef",
@@ -199,7 +199,7 @@ def main() -> int:
     server = None
     errors = 0.0
     try:
-        sys.stderr.write("starting PostgreSQL, Redis, NATS, MinIO ...\n")
+        sys.stderr.write("starting PostgreSQL, Redis, NATS, S3 ...\n")
         svc.start()
         env = env_for(svc)
         exe = Path(sys.executable).parent
@@ -325,8 +325,9 @@ def main() -> int:
         f"`bench/app/run.py --seconds {s} --rounds {args.rounds}`: "
         f"server pinned to CPU {SERVER_CPU} "
         f"(`taskset`, one uvicorn worker), wrk and the Python client pinned to CPU {LOAD_CPU}; "
-        "PostgreSQL, Redis, NATS and MinIO in containers (unpinned), reached at their container "
-        "addresses. Ratios are medians of per-round ratios (each pair measured back to back). "
+        "PostgreSQL, Redis, NATS and the S3 server in containers (unpinned), reached at their "
+        "container addresses. Ratios are medians of per-round ratios "
+        "(each pair measured back to back). "
         f"Non-2xx responses: {errors:.0f}. "
         f"1-minute load average {load_before:.1f} before, {load_after:.1f} after (2 cores).",
         "",

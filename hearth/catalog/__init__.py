@@ -3,12 +3,12 @@ settings. Pure data: no Pulumi, no Docker, no I/O but reading its own templates.
 
 One module per service, its config files as templates in templates/<service>/:
 
-- data, each on `backend` only (MinIO also on `storage`, where only the edge reaches it):
-  `postgres`, `redis` (Valkey), `nats` (JetStream), `minio` (S3);
+- data, each on `backend` only (`s3` also on `storage`, where only the edge reaches it):
+  `postgres`, `redis` (Valkey), `nats` (JetStream), `s3` (the Versity S3 Gateway);
 - bootstrap one-shots, idempotent, run on every deployment and reusing the server images
   (whose clients match their server's version): `bootstrap-postgres` (postgres.py: a role
-  and a database per consumer) and `bootstrap-minio` (minio.py: the app's bucket, a policy
-  limited to it, the app's key). NATS needs none: its users are its configuration file;
+  and a database per consumer) and `bootstrap-s3` (s3.py: the app's bucket and the app's
+  own key, limited to it). NATS needs none: its users are its configuration file;
 - `migrate` (app.py): the app's one-shot (schema, streams, the first admin);
 - `app-1` … `app-N` (app.py): the API replicas, on `edge` and `backend`;
 - `edge` (edge.py): Caddy, the only service publishing ports.
@@ -20,7 +20,7 @@ bootstrap one-shot shape, template rendering). Secrets reach containers only as 
 
 from __future__ import annotations
 
-from hearth.catalog import app, edge, minio, nats, postgres, redis
+from hearth.catalog import app, edge, nats, postgres, redis, s3
 from hearth.catalog.common import TMP, public_url, secret_path
 from hearth.catalog.spec import ServiceSpec, check_catalog
 from hearth.settings import Settings
@@ -29,7 +29,6 @@ __all__ = [
     "APP_NATS_PUBLISH",
     "APP_NATS_SUBSCRIBE",
     "BUCKET",
-    "CONSOLE_PATH",
     "DATA_SERVICES",
     "TMP",
     "caddyfile",
@@ -39,14 +38,13 @@ __all__ = [
     "services",
 ]
 
-DATA_SERVICES = (postgres.NAME, redis.NAME, nats.NAME, minio.NAME)
+DATA_SERVICES = (postgres.NAME, redis.NAME, nats.NAME, s3.NAME)
 """Services that keep the platform's state; each only on internal networks."""
 
 # Names other code imports from here (tests, the compose e2e); each said in its module.
 APP_NATS_PUBLISH = nats.APP_NATS_PUBLISH
 APP_NATS_SUBSCRIBE = nats.APP_NATS_SUBSCRIBE
-BUCKET = minio.BUCKET
-CONSOLE_PATH = minio.CONSOLE_PATH
+BUCKET = s3.BUCKET
 caddyfile = edge.caddyfile
 postgres_bootstrap_sql = postgres.bootstrap_sql
 
@@ -58,9 +56,9 @@ def services(settings: Settings) -> tuple[ServiceSpec, ...]:
         postgres.server(settings),
         redis.server(settings),
         nats.server(settings),
-        minio.server(settings),
+        s3.server(settings),
         postgres.bootstrap(settings),
-        minio.bootstrap(settings),
+        s3.bootstrap(settings),
         app.migrate(settings),
         *app.replicas(settings),
         edge.server(settings),

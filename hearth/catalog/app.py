@@ -3,7 +3,7 @@ bucket check, streams, the first admin), then `app-1` … `app-N`, the API repli
 
 from __future__ import annotations
 
-from hearth.catalog import minio, nats, postgres, redis
+from hearth.catalog import nats, postgres, redis, s3
 from hearth.catalog.common import (
     ONE_SHOT_HEALTH,
     TMP,
@@ -58,11 +58,11 @@ def env(settings: Settings) -> dict[str, str]:
         "HEARTH_NATS_URL": f"nats://{nats.NAME}:{nats.CLIENT_PORT}",
         "HEARTH_NATS_USER": nats.APP_USER,
         "HEARTH_NATS_PASSWORD_FILE": secret_path("natsPassword"),
-        "HEARTH_S3_ENDPOINT": f"http://{minio.NAME}:{minio.S3_PORT}",
+        "HEARTH_S3_ENDPOINT": f"http://{s3.NAME}:{s3.S3_PORT}",
         # Presigned URLs name the edge, which routes /<bucket>/… to S3 unchanged.
         "HEARTH_S3_PUBLIC_ENDPOINT": public_url(settings),
-        "HEARTH_S3_BUCKET": minio.BUCKET,
-        "HEARTH_S3_ACCESS_KEY": minio.APP_S3_ACCESS_KEY,
+        "HEARTH_S3_BUCKET": s3.BUCKET,
+        "HEARTH_S3_ACCESS_KEY": s3.APP_S3_ACCESS_KEY,
         "HEARTH_S3_SECRET_KEY_FILE": secret_path("appS3SecretKey"),
         "HEARTH_AUTH_ISSUER": public_url(settings),
         "HEARTH_AUTH_REGISTRATION_ENABLED": str(settings.registration_open).lower(),
@@ -88,7 +88,7 @@ def migrate(settings: Settings) -> ServiceSpec:
         tmpfs={TMP: "size=16m"},
         depends_on=(
             bootstrap_name(postgres.NAME),
-            bootstrap_name(minio.NAME),
+            bootstrap_name(s3.NAME),
             redis.NAME,
             nats.NAME,
         ),

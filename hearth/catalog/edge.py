@@ -1,10 +1,10 @@
 """The edge (images/edge): Caddy, the only service publishing ports. TLS from ACME with a
 domain, else from Caddy's own CA; the app's replicas load-balanced with active health
-checks; S3 (path-style, for presigned URLs) and the MinIO console behind forward auth."""
+checks; S3 path-style, for the app's presigned URLs only."""
 
 from __future__ import annotations
 
-from hearth.catalog import app, minio
+from hearth.catalog import app, s3
 from hearth.catalog.common import (
     IMAGE_HEALTHCHECK,
     TMP,
@@ -28,12 +28,10 @@ HEALTH_PORT = 8081
 """Loopback only, never published (images/edge/healthcheck.sh)."""
 
 CADDYFILE = "/etc/caddy/Caddyfile"
-CONSOLE_PERMISSION = "dashboards:view"
-"""The app permission that opens the MinIO console."""
 
 
 def caddyfile(settings: Settings) -> str:
-    """The edge's configuration: TLS, the app's replicas, S3 and the console."""
+    """The edge's configuration: TLS, the app's replicas and S3's presigned URLs."""
     if settings.domain:
         sites = [settings.domain]
     else:
@@ -51,11 +49,8 @@ def caddyfile(settings: Settings) -> str:
         acme_email=settings.acme_email,
         sites=sites,
         apps=[f"{name}:{app.PORT}" for name in app.replica_names(settings)],
-        bucket=minio.BUCKET,
-        s3=f"{minio.NAME}:{minio.S3_PORT}",
-        console=f"{minio.NAME}:{minio.CONSOLE_PORT}",
-        console_path=minio.CONSOLE_PATH,
-        console_permission=CONSOLE_PERMISSION,
+        bucket=s3.BUCKET,
+        s3=f"{s3.NAME}:{s3.S3_PORT}",
     )
 
 
@@ -75,7 +70,7 @@ def server(settings: Settings) -> ServiceSpec:
         files=(ConfigFile(target=CADDYFILE, content=caddyfile(settings)),),
         mounts=data_volume(NAME, "/data"),
         tmpfs={TMP: "size=8m"},
-        depends_on=(*app.replica_names(settings), minio.NAME),
+        depends_on=(*app.replica_names(settings), s3.NAME),
         healthcheck=HealthCheck(
             test=IMAGE_HEALTHCHECK, interval_s=3, timeout_s=3, retries=3, start_period_s=30
         ),

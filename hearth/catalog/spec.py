@@ -17,8 +17,8 @@ NETWORKS = ("edge", "backend", "storage", "monitoring")
 
 - `edge`: the edge proxy and the app replicas (the only network with a route out).
 - `backend`: the app, the data services and the bootstrap one-shots.
-- `storage`: the edge and the S3 server only, so the edge can serve presigned URLs and
-  the console without joining `backend` (where PostgreSQL, Redis and NATS listen).
+- `storage`: the edge and the S3 server only, so the edge can serve presigned URLs
+  without joining `backend` (where PostgreSQL, Redis and NATS listen).
 - `monitoring`: Prometheus and what it scrapes (later).
 """
 

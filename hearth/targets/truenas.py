@@ -6,7 +6,7 @@ renderer as the docker target), bind-mounting datasets of the stack's pool:
     <pool>/<stack>                 the stack's root dataset (root:root 0755)
     <pool>/<stack>/<store>         one per data store, owned by the uid:gid of the service
                                    that writes it (`hearth.catalog.spec.data_stores`), tuned
-                                   for it (PostgreSQL 16K + lz4, MinIO 1M + zstd),
+                                   for it (PostgreSQL 16K + lz4, S3 1M + zstd),
                                    snapshotted hourly, kept two weeks
     <pool>/<stack>/secrets         secret files, secrets/<uid>/<secret>, 0400 owned by the
                                    uid that reads them (root:root 0700; never snapshotted)
@@ -56,8 +56,7 @@ class Tuning:
 
 TUNING = {
     "postgres": Tuning("16K", "LZ4"),  # 8 KiB pages: small records, cheap compression
-    "minio": Tuning("1M", "ZSTD"),  # large immutable objects: big records compress well
-    "s3": Tuning("1M", "ZSTD"),
+    "s3": Tuning("1M", "ZSTD"),  # large immutable objects: big records compress well
     "nats": Tuning("128K", "LZ4"),  # append-only stream files
     "redis": Tuning("128K", "LZ4"),  # snapshot and AOF files written whole
     "valkey": Tuning("128K", "LZ4"),
@@ -76,7 +75,7 @@ API_KEY = API_KEY_KEY.removeprefix(f"{PROJECT}:")
 
 
 def tuning(store: DataStore) -> Tuning:
-    """The ZFS tuning of a store: by its writer (`postgres`, `minio-1`), else its name."""
+    """The ZFS tuning of a store: by its writer (`postgres`, `s3-1`), else its name."""
     for key in (store.service, store.name):
         for kind, tuned in TUNING.items():
             if key == kind or key.startswith(f"{kind}-"):

@@ -26,7 +26,8 @@ import testinfra
 from pulumi import automation as auto
 
 import hearth.program
-from hearth.catalog import BUCKET, CONSOLE_PATH, DATA_SERVICES, TMP, services
+from hearth.catalog import BUCKET, DATA_SERVICES, TMP, services
+from hearth.catalog.s3 import ADMIN_PORT, APP_S3_ACCESS_KEY, ROOT_ACCESS_KEY, S3_PORT
 from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, data_stores
 from hearth.settings import PROJECT
 from hearth.targets import docker as docker_target
@@ -326,18 +327,43 @@ def test_http_redirects_to_https_on_the_published_port(platform: Platform) -> No
     assert f"Location: https://localhost:{HTTPS_PORT}/x" in out, out
 
 
-def test_console_sits_behind_forward_auth(platform: Platform, edge: Edge, journey: Journey) -> None:
-    assert edge.request("GET", f"{CONSOLE_PATH}/").status == 401
-    member = login(edge, journey.email, journey.password)
-    assert edge.request("GET", f"{CONSOLE_PATH}/", token=member).status == 403
-    # A second account made admin before it first signs in (permission sets are cached).
-    email, password = f"admin-{secrets.token_hex(4)}@example.org", secrets.token_urlsafe(18)
-    r = edge.request("POST", "/api/v1/auth/register", body={"email": email, "password": password})
-    assert r.status == 201, r.body
-    run(["docker", "exec", platform.container("app-1"), "hearth-app", "grant-role", email, "admin"])
-    r = edge.request("GET", f"{CONSOLE_PATH}/", token=login(edge, email, password))
-    assert r.status == 200, r.status
-    assert b"<html" in r.body.lower()
+def test_the_edge_passes_only_signed_requests_to_s3(
+    platform: Platform, edge: Edge, journey: Journey
+) -> None:
+    """Anonymous requests through the edge can neither list the bucket nor read, write or
+    delete an object; a presigned URL works only as signed (object, method, signature)."""
+    key = f"/{BUCKET}/projects/{journey.project_id}/{journey.file_id}"
+    for method, url in (
+        ("GET", f"/{BUCKET}"),
+        ("GET", f"/{BUCKET}/"),
+        ("GET", f"/{BUCKET}?list-type=2"),
+        ("GET", f"/{BUCKET}/?list-type=2&prefix=projects/"),
+        ("GET", key),
+        ("HEAD", key),
+        ("PUT", key),
+        ("DELETE", key),
+        ("POST", f"{key}?uploads"),
+        ("PUT", f"/{BUCKET}?policy"),
+        ("DELETE", f"/{BUCKET}"),
+    ):
+        r = edge.request(method, url, raw=b"x" if method in ("PUT", "POST") else None)
+        assert r.status == 403, (method, url, r.status)
+    # Through the edge to the server, a forged signature is refused by the server itself.
+    forged = f"{key}?X-Amz-Signature=00&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    assert edge.request("GET", forged).status in (400, 403)
+
+    token = login(edge, journey.email, journey.password)
+    download = f"/api/v1/projects/{journey.project_id}/files/{journey.file_id}/download"
+    url = edge.request("GET", download, token=token).json()["url"]
+    assert edge.request("GET", url).body == FILE_BODY
+    signature = url.split("X-Amz-Signature=")[1].split("&")[0]
+    flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
+    assert edge.request("GET", url.replace(signature, flipped)).status == 403
+    assert edge.request("PUT", url, raw=b"overwritten").status == 403
+    assert edge.request("DELETE", url).status == 403
+    other = url.replace(journey.file_id, "00000000-0000-0000-0000-000000000000")
+    assert edge.request("GET", other).status == 403
+    assert edge.request("GET", url).body == FILE_BODY
 
 
 def test_the_app_role_owns_only_its_database(platform: Platform) -> None:
@@ -365,15 +391,84 @@ def test_the_app_role_owns_only_its_database(platform: Platform) -> None:
     assert psql("SELECT has_database_privilege('app', 'postgres', 'CONNECT')") == "f"
 
 
+S3_SCOPE_SCRIPT = """
+import json, sys, urllib.request
+import boto3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from botocore import UNSIGNED
+
+s3, admin, bucket, other, root_key, app_key = sys.argv[1:7]
+root_secret = open("/run/secrets/root").read().strip()
+app_secret = open("/run/secrets/app").read().strip()
+
+def client(key=None, secret=None):
+    return boto3.client("s3", endpoint_url=s3, region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(signature_version=UNSIGNED if key is None else "s3v4",
+                      s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+def admin_status(key, secret, action):
+    req = AWSRequest(method="PATCH", url=f"{admin}/{action}", data=b"")
+    S3SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(req)
+    r = urllib.request.Request(req.url, data=b"", method="PATCH", headers=dict(req.headers))
+    try:
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+out = {}
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = "allowed"
+    except ClientError as e:
+        out[name] = e.response["Error"]["Code"]
+
+root, app, anon = client(root_key, root_secret), client(app_key, app_secret), client()
+root.create_bucket(Bucket=other)
+root.put_object(Bucket=other, Key="k", Body=b"not the app's")
+try:
+    for who, c in (("app", app), ("anonymous", anon)):
+        attempt(f"{who}: put own object",
+                lambda: c.put_object(Bucket=bucket, Key="e2e/k", Body=b"v"))
+        attempt(f"{who}: list own bucket", lambda: c.list_objects_v2(Bucket=bucket))
+        attempt(f"{who}: get own object", lambda: c.get_object(Bucket=bucket, Key="e2e/k"))
+        attempt(f"{who}: create bucket", lambda: c.create_bucket(Bucket=other + "-new"))
+        attempt(f"{who}: delete own bucket", lambda: c.delete_bucket(Bucket=bucket))
+        attempt(f"{who}: put own bucket policy",
+                lambda: c.put_bucket_policy(Bucket=bucket, Policy='{"Statement": []}'))
+        attempt(f"{who}: put own bucket acl",
+                lambda: c.put_bucket_acl(Bucket=bucket, ACL="public-read"))
+        attempt(f"{who}: list other bucket", lambda: c.list_objects_v2(Bucket=other))
+        attempt(f"{who}: get other object", lambda: c.get_object(Bucket=other, Key="k"))
+        attempt(f"{who}: put other object", lambda: c.put_object(Bucket=other, Key="x", Body=b"x"))
+        attempt(f"{who}: delete other bucket", lambda: c.delete_bucket(Bucket=other))
+        attempt(f"{who}: delete own object", lambda: c.delete_object(Bucket=bucket, Key="e2e/k"))
+    out["app: list all buckets"] = sorted(b["Name"] for b in app.list_buckets().get("Buckets", []))
+    for action in ("list-users", "create-user", "change-bucket-owner"):
+        out[f"app: admin {action}"] = admin_status(app_key, app_secret, action)
+    out["root: admin list-users"] = admin_status(root_key, root_secret, "list-users")
+finally:
+    for o in root.list_objects_v2(Bucket=other).get("Contents", []):
+        root.delete_object(Bucket=other, Key=o["Key"])
+    root.delete_bucket(Bucket=other)
+print(json.dumps(out))
+"""
+
+
 def test_the_app_key_reaches_only_its_bucket(platform: Platform) -> None:
-    script = (
-        'export MC_HOST_a="http://hearth-app:$(<$SECRET)@minio:9000"; '
-        "mc --quiet ls a/hearth >/dev/null && ! mc --quiet mb a/not-ours 2>/dev/null"
-    )
-    name = platform.container("bootstrap-minio")
-    # The one-shot's container has exited; run the same image on the same network instead.
-    info = inspect(name)
-    run(
+    """From a container on the stack's backend network (the app image, which has boto3):
+    each forbidden action tried with the app's key and with no key, against the deployed
+    S3 server as bootstrap-s3 left it."""
+    secrets_dir = platform.secrets_dir / "996"  # the S3 server's uid reads both
+    image = inspect(platform.container("app-1"))["Config"]["Image"]
+    other = f"e2e-other-{secrets.token_hex(4)}"
+    out = run(
         [
             "docker",
             "run",
@@ -389,20 +484,41 @@ def test_the_app_key_reaches_only_its_bucket(platform: Platform) -> None:
             TMP,
             "--network",
             f"{platform.project}-backend",
-            "-e",
-            f"MC_CONFIG_DIR={TMP}/.mc",
-            "-e",
-            "SECRET=/run/secrets/app_s3_secret_key",
             "-v",
-            f"{platform.secrets_dir}/996/appS3SecretKey:/run/secrets/app_s3_secret_key:ro",
+            f"{secrets_dir}/s3RootSecretKey:/run/secrets/root:ro",
+            "-v",
+            f"{secrets_dir}/appS3SecretKey:/run/secrets/app:ro",
             "--entrypoint",
-            "bash",
-            info["Config"]["Image"],
+            "python3",
+            image,
             "-c",
-            script,
+            S3_SCOPE_SCRIPT,
+            f"http://s3:{S3_PORT}",
+            f"http://s3:{ADMIN_PORT}",
+            BUCKET,
+            other,
+            ROOT_ACCESS_KEY,
+            APP_S3_ACCESS_KEY,
         ],
-        timeout=60,
+        timeout=120,
     )
+    got = json.loads(out)
+    allowed = {
+        "app: put own object",
+        "app: list own bucket",
+        "app: get own object",
+        "app: delete own object",
+    }
+    for action, result in got.items():
+        if action in allowed:
+            assert result == "allowed", (action, result)
+        elif action.startswith(("app: admin", "root: admin")):
+            assert result == (200 if action.startswith("root") else 403), (action, result)
+        elif action == "app: list all buckets":
+            assert result == [], result
+        else:
+            assert result in ("AccessDenied", "403"), (action, result)
+    assert len(got) == 2 * 12 + 1 + 3 + 1
 
 
 def cgroup_memory(container_id: str) -> int:
@@ -452,7 +568,8 @@ def test_idle_memory_of_the_platform(platform: Platform, journey: Journey) -> No
     platform.figures["idle_memory_per_container_mib"] = {
         k: round(v / 2**20, 1) for k, v in sorted(per.items())
     }
-    assert 0 < total <= 2**30, f"idle memory {total / 2**20:.0f} MiB is not within 1 GiB: {per}"
+    # The target of docs/benchmarks.md: the whole platform idle in 450 MiB.
+    assert 0 < total <= 450 * 2**20, f"idle memory {total / 2**20:.0f} MiB is over 450 MiB: {per}"
 
 
 def test_active_health_checks_take_a_hung_replica_out(platform: Platform, edge: Edge) -> None:
@@ -475,7 +592,7 @@ def test_active_health_checks_take_a_hung_replica_out(platform: Platform, edge: 
 
 # ---- faults, replacement, down ----------------------------------------------------------------
 
-KILLED = ("postgres", "redis", "nats", "minio", "app-1", "edge")
+KILLED = ("postgres", "redis", "nats", "s3", "app-1", "edge")
 
 
 @pytest.mark.parametrize("service", KILLED)

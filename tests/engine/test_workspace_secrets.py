@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pulumi import automation as auto
 
 from hearth import workspace
 from hearth.secrets import GENERATED
+from hearth.settings import parse_settings
 
 
 @pytest.fixture
@@ -46,3 +48,15 @@ def test_secrets_are_generated_once_encrypted_and_kept_out_of_the_committed_file
     assert {k: again.get_all_config()[f"hearth:{k}"].value for k in GENERATED} == {
         k: v.value for k, v in values.items()
     }
+
+
+def test_a_secret_the_project_no_longer_declares_is_removed(repo: Path) -> None:
+    """A replaced service's secret left in a stack would be refused as an unknown setting."""
+    stack = workspace.select_stack("t")
+    stack.set_config("hearth:retiredServiceSecret", auto.ConfigValue("x" * 32, secret=True))
+    again = workspace.select_stack("t")
+    config = again.get_all_config()
+    assert "hearth:retiredServiceSecret" not in config
+    assert all(f"hearth:{key}" in config for key in GENERATED)
+    # What the program parses (every config value, secrets included) is accepted.
+    parse_settings({k: v.value for k, v in config.items()}, stack="t")

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def test_nats_jetstream_keeps_acknowledged_messages_across_a_kill_and_restart(
         assert base64.b64decode(stored["data"]) == b"user-1"
 
 
-# --- MinIO (S3) ---------------------------------------------------------------
+# --- S3 (the Versity S3 Gateway) -----------------------------------------------------
 
 
 def s3_client(port: int, access_key: str, secret_key: str) -> Any:
@@ -206,104 +207,164 @@ def s3_client(port: int, access_key: str, secret_key: str) -> Any:
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         region_name="us-east-1",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        config=Config(
+            signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}
+        ),
     )
 
 
-def run_minio(harness: Harness, volume: str, user: Path, password: Path) -> Container:
+def run_s3(
+    harness: Harness, volume: str, root_key: str, root_secret: Path, **more_secrets: Path
+) -> Container:
     container = harness.run(
-        "minio",
+        "s3",
         user="996:996",
-        ports=["9000/tcp"],
+        ports=["7070/tcp"],
         environment={
-            "MINIO_ROOT_USER_FILE": "/run/secrets/minio-root-user",
-            "MINIO_ROOT_PASSWORD_FILE": "/run/secrets/minio-root-password",
+            "ROOT_ACCESS_KEY": root_key,
+            "ROOT_SECRET_KEY_FILE": "/run/secrets/s3-root-secret",
         },
         secrets={
-            "/run/secrets/minio-root-user": user,
-            "/run/secrets/minio-root-password": password,
+            "/run/secrets/s3-root-secret": root_secret,
+            **{f"/run/secrets/{name}": path for name, path in more_secrets.items()},
         },
         volumes={volume: "/data"},
-        # Only for the mc client used below (its alias config); the server needs none.
-        tmpfs={"/tmp": "size=8m"},  # noqa: S108 - the container's /tmp, a private tmpfs
     )
     wait_healthy(container)
     return container
 
 
-def test_minio_serves_s3_and_keeps_objects_across_container_replacement(
+def test_s3_serves_s3_and_keeps_objects_across_container_replacement(
     harness: Harness,
 ) -> None:
-    root_user, root_password = "hearth-admin", secrets.token_urlsafe(24)
-    user_file = harness.secret("minio-user", root_user)
-    password_file = harness.secret("minio-password", root_password)
-    volume = harness.volume("minio")
+    root_key, root_secret = "hearth-root", secrets.token_urlsafe(24)
+    secret_file = harness.secret("s3-root-secret", root_secret)
+    volume = harness.volume("s3")
 
-    first = run_minio(harness, volume, user_file, password_file)
-    s3 = s3_client(host_port(first, "9000/tcp"), root_user, root_password)
+    first = run_s3(harness, volume, root_key, secret_file)
+    s3 = s3_client(host_port(first, "7070/tcp"), root_key, root_secret)
     s3.create_bucket(Bucket="hearth-files")
-    s3.put_object(Bucket="hearth-files", Key="docs/hello.txt", Body=b"hello, hearth")
-    body = s3.get_object(Bucket="hearth-files", Key="docs/hello.txt")["Body"].read()
-    assert body == b"hello, hearth"
+    s3.put_object(
+        Bucket="hearth-files", Key="docs/hello.txt", Body=b"hello, hearth", ContentType="text/plain"
+    )
+    got = s3.get_object(Bucket="hearth-files", Key="docs/hello.txt")
+    assert got["Body"].read() == b"hello, hearth"
+    assert got["ContentType"] == "text/plain"
 
-    intruder = s3_client(host_port(first, "9000/tcp"), root_user, root_password + "x")
+    intruder = s3_client(host_port(first, "7070/tcp"), root_key, root_secret + "x")
     with pytest.raises(ClientError) as denied:
         intruder.list_buckets()
     assert denied.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    health = requests.get(f"http://{LOCALHOST}:{host_port(first, '7070/tcp')}/health", timeout=5)
+    assert health.status_code == 200
 
-    assert_hardened(first, 996, root_password)
+    assert_hardened(first, 996, root_secret)
+    # The posix backend: objects are plain files on the data volume.
+    stored = first.exec_run(["cat", "/data/buckets/hearth-files/docs/hello.txt"])
+    assert stored.output == b"hello, hearth"
 
     # Replacement, as `pulumi up` does after a config change: same volume, new container.
     first.remove(force=True)
-    second = run_minio(harness, volume, user_file, password_file)
-    s3 = s3_client(host_port(second, "9000/tcp"), root_user, root_password)
+    second = run_s3(harness, volume, root_key, secret_file)
+    s3 = s3_client(host_port(second, "7070/tcp"), root_key, root_secret)
     assert "hearth-files" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     body = s3.get_object(Bucket="hearth-files", Key="docs/hello.txt")["Body"].read()
     assert body == b"hello, hearth"
 
 
-def test_minio_image_ships_mc_for_scoped_access_keys(harness: Harness) -> None:
-    """The bootstrap path the platform uses: a user limited to one bucket, made with mc."""
-    root_user, root_password = "hearth-admin", secrets.token_urlsafe(24)
-    container = run_minio(
-        harness,
-        harness.volume("minio"),
-        harness.secret("minio-user", root_user),
-        harness.secret("minio-password", root_password),
+def test_s3_refuses_to_start_without_a_root_secret(harness: Harness) -> None:
+    container = harness.run(
+        "s3", user="996:996", ports=[], environment={"ROOT_ACCESS_KEY": "hearth-root"}
     )
-    app_key, app_secret = "hearth-app", secrets.token_urlsafe(24)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
-                "Resource": ["arn:aws:s3:::app-files", "arn:aws:s3:::app-files/*"],
-            }
-        ],
-    }
-    policy_file = "/tmp/app-files-rw.json"  # noqa: S108 - in the container's private tmpfs
-    admin_env = {
-        "MC_HOST_local": f"http://{root_user}:{root_password}@127.0.0.1:9000",
-        "POLICY": json.dumps(policy),
-    }
-    for cmd in (
-        ["mc", "mb", "local/app-files"],
-        ["mc", "mb", "local/other"],
-        ["sh", "-c", f'printf %s "$POLICY" > {policy_file}'],
-        ["mc", "admin", "policy", "create", "local", "app-files-rw", policy_file],
-        ["mc", "admin", "user", "add", "local", app_key, app_secret],
-        ["mc", "admin", "policy", "attach", "local", "app-files-rw", "--user", app_key],
-    ):
-        result = container.exec_run(cmd, environment=admin_env)
-        assert result.exit_code == 0, (cmd[:4], result.output.decode(errors="replace"))
+    assert container.wait(timeout=30)["StatusCode"] != 0
+    assert b"ROOT_SECRET_KEY" in container.logs()
 
-    app = s3_client(host_port(container, "9000/tcp"), app_key, app_secret)
+
+def test_s3_bootstrap_makes_a_key_limited_to_its_bucket_idempotently(harness: Harness) -> None:
+    """The bootstrap the platform runs (hearth-s3-bootstrap): the bucket, owned by root; a key
+    with role `user`; a bucket policy for that key. Secrets from files only."""
+    root_key, root_secret = "hearth-root", secrets.token_urlsafe(24)
+    app_key, app_secret = "hearth-app", secrets.token_urlsafe(24)
+    app_secret_file = harness.secret("app-secret", app_secret)
+    container = run_s3(
+        harness,
+        harness.volume("s3"),
+        root_key,
+        harness.secret("s3-root-secret", root_secret),
+        app_secret=app_secret_file,
+    )
+    port = host_port(container, "7070/tcp")
+    root = s3_client(port, root_key, root_secret)
+    root.create_bucket(Bucket="other")
+
+    def bootstrap() -> str:
+        # As bootstrap-s3 runs it: the root secret's file from the container's environment
+        # (ROOT_SECRET_KEY_FILE), the app's secret from its file; nothing on a command line.
+        result = container.exec_run(
+            ["hearth-s3-bootstrap"],
+            environment={
+                "S3_BUCKET": "app-files",
+                "APP_ACCESS_KEY": app_key,
+                "APP_SECRET_KEY_FILE": "/run/secrets/app_secret",
+            },
+        )
+        out: str = result.output.decode(errors="replace")
+        assert result.exit_code == 0, out
+        assert app_secret not in out
+        assert root_secret not in out
+        return out
+
+    first = bootstrap()
+    assert "bucket app-files created" in first
+    assert "key hearth-app created" in first
+    again = bootstrap()
+    assert "bucket app-files exists" in again
+    assert "key hearth-app exists" in again
+
+    app = s3_client(port, app_key, app_secret)
     app.put_object(Bucket="app-files", Key="k", Body=b"v")
     assert app.get_object(Bucket="app-files", Key="k")["Body"].read() == b"v"
-    with pytest.raises(ClientError) as denied:
-        app.put_object(Bucket="other", Key="k", Body=b"v")
-    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    forbidden_calls: list[Callable[[], Any]] = [
+        lambda: app.put_object(Bucket="other", Key="k", Body=b"v"),
+        lambda: app.list_objects_v2(Bucket="other"),
+        lambda: app.create_bucket(Bucket="mine"),
+        lambda: app.delete_bucket(Bucket="app-files"),
+        lambda: app.put_bucket_policy(Bucket="app-files", Policy='{"Statement": []}'),
+    ]
+    for forbidden in forbidden_calls:
+        with pytest.raises(ClientError) as denied:
+            forbidden()
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    policy = json.loads(root.get_bucket_policy(Bucket="app-files")["Policy"])
+    assert {r for st in policy["Statement"] for r in st["Resource"]} == {
+        "arn:aws:s3:::app-files",
+        "arn:aws:s3:::app-files/*",
+    }
+
+    # A new secret (rotated in the platform's secrets): the next run sets it.
+    rotated = secrets.token_urlsafe(24)
+    app_secret_file.chmod(0o644)
+    app_secret_file.write_text(rotated + "\n")  # same file, as the bind mount sees it
+    app_secret_file.chmod(0o444)
+    bootstrap()
+    with pytest.raises(ClientError):
+        app.list_objects_v2(Bucket="app-files")
+    s3_client(port, app_key, rotated).list_objects_v2(Bucket="app-files")
+
+    # Refused: a missing secret, a short one, both forms at once.
+    for env in (
+        {"S3_BUCKET": "app-files", "APP_ACCESS_KEY": app_key},
+        {"S3_BUCKET": "app-files", "APP_ACCESS_KEY": app_key, "APP_SECRET_KEY": "short"},
+        {
+            "S3_BUCKET": "app-files",
+            "APP_ACCESS_KEY": app_key,
+            "APP_SECRET_KEY": rotated,
+            "APP_SECRET_KEY_FILE": "/run/secrets/s3-root-secret",
+        },
+    ):
+        result = container.exec_run(["hearth-s3-bootstrap"], environment=env)
+        assert result.exit_code != 0, env
+        assert b"APP_SECRET_KEY" in result.output
 
 
 # --- Static checks -------------------------------------------------------------

@@ -63,7 +63,7 @@ def test_create_read_diff_update_delete(nas: Running, make: Make) -> None:
     provider.update(created.id, read.outs, longer)
     assert nas.state.snapshot_tasks[task_id]["lifetime_value"] == 4
 
-    other = {**HOURLY, "dataset": "tank/prod/minio"}
+    other = {**HOURLY, "dataset": "tank/prod/s3-data"}
     assert provider.diff(created.id, read.outs, other).replaces == ["dataset"]
 
     provider.delete(created.id, {})

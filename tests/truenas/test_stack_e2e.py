@@ -33,7 +33,7 @@ from hearth.targets import target_for
 from tests.truenas.conftest import Running, start
 from tests.truenas_double import DEFAULT_API_KEY, DoubleConfig
 
-TUNED = {"postgres-data": ("16K", "LZ4"), "minio-data": ("1M", "ZSTD")}
+TUNED = {"postgres-data": ("16K", "LZ4"), "s3-data": ("1M", "ZSTD")}
 DATA_CHANGES = ("pool.dataset.create", "pool.dataset.update", "pool.dataset.delete",
                 "filesystem.setperm", "filesystem.chown")  # fmt: skip
 

@@ -166,12 +166,12 @@ def test_a_store_belongs_to_its_writer_and_is_tuned_for_it() -> None:
     found = stores([
         spec("backup", "5:5", VolumeMount("postgres-data", "/in", read_only=True)),
         spec("postgres", "999:999", VolumeMount("postgres-data", "/var/lib/postgresql/data")),
-        spec("minio", "996:996", VolumeMount("minio-data", "/data")),
+        spec("s3", "996:996", VolumeMount("s3-data", "/data")),
         spec("viewer", "7:7", VolumeMount("reports", "/r", read_only=True)),
     ])  # fmt: skip
     assert found["postgres-data"] == DataStore("postgres-data", "postgres", 999, 999)
     assert tuning(found["postgres-data"]) == TUNING["postgres"]
-    assert tuning(found["minio-data"]).recordsize == "1M"
+    assert tuning(found["s3-data"]).recordsize == "1M"
     assert found["reports"].service == "viewer"
     assert tuning(found["reports"]).recordsize == "128K"
 

@@ -78,8 +78,8 @@ def test_every_snapshot_belongs_to_a_rendered_file() -> None:
 
 def test_templates_refuse_a_missing_value() -> None:
     # StrictUndefined: a value the code forgets to pass fails the render, never yields "".
-    with pytest.raises(jinja2.UndefinedError, match="bucket"):
-        render("minio/app-s3-policy.json.j2")
+    with pytest.raises(jinja2.UndefinedError, match="endpoint"):
+        render("s3/bootstrap.sh.j2")
 
 
 def test_scripts_are_executable_and_config_files_are_not() -> None:

@@ -27,7 +27,7 @@ COMPOSE = "pulumi-python:dynamic/hearth:ComposeProject"
 VOLUME = "pulumi-python:dynamic/hearth:DockerVolume"
 HOST_DIR = "pulumi-python:dynamic/hearth:HostDirectory"
 HOST_FILE = "pulumi-python:dynamic/hearth:HostFile"
-DATA_SERVICES = {"postgres", "redis", "nats", "minio"}
+DATA_SERVICES = {"postgres", "redis", "nats", "s3"}
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 """Pulumi's signature key marking a serialized secret value."""
 

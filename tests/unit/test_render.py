@@ -46,7 +46,7 @@ def test_every_service_is_hardened() -> None:
 
 def test_long_running_services_have_healthchecks_and_one_shots_none() -> None:
     one_shots = {s.name for s in SPECS if s.one_shot}
-    assert one_shots == {"bootstrap-postgres", "bootstrap-minio", "migrate"}
+    assert one_shots == {"bootstrap-postgres", "bootstrap-s3", "migrate"}
     for name, svc in doc()["services"].items():
         if name in one_shots:
             assert svc["healthcheck"] == {"disable": True}, name
@@ -62,7 +62,7 @@ def test_depends_on_waits_for_health_or_completion() -> None:
     services_ = doc()["services"]
     assert services_["migrate"]["depends_on"] == {
         "bootstrap-postgres": {"condition": "service_completed_successfully"},
-        "bootstrap-minio": {"condition": "service_completed_successfully"},
+        "bootstrap-s3": {"condition": "service_completed_successfully"},
         "redis": {"condition": "service_healthy"},
         "nats": {"condition": "service_healthy"},
     }
@@ -124,7 +124,7 @@ def test_external_named_volumes_by_default_host_paths_when_given() -> None:
 def test_data_stores_are_owned_by_the_uids_that_write_them() -> None:
     owners = {name: (s.uid, s.gid) for name, s in data_stores(SPECS).items()}
     assert owners["postgres-data"] == (999, 999)
-    assert owners["minio-data"] == (996, 996)
+    assert owners["s3-data"] == (996, 996)
     assert owners["edge-data"] == (10002, 10002)
 
 

@@ -14,9 +14,9 @@ import hearth.catalog
 from hearth.catalog import DATA_SERVICES, services
 from hearth.catalog.common import public_url
 from hearth.catalog.edge import caddyfile
-from hearth.catalog.minio import BUCKET
 from hearth.catalog.nats import APP_NATS_PUBLISH, APP_NATS_SUBSCRIBE
 from hearth.catalog.postgres import bootstrap_sql
+from hearth.catalog.s3 import APP_S3_ACCESS_KEY, BUCKET, ROOT_ACCESS_KEY
 from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, check_catalog
 from hearth.secrets import GENERATED
 from hearth.settings import Settings, parse_settings
@@ -64,9 +64,9 @@ def test_the_platform_has_every_service_in_dependency_order() -> None:
         "postgres",
         "redis",
         "nats",
-        "minio",
+        "s3",
         "bootstrap-postgres",
-        "bootstrap-minio",
+        "bootstrap-s3",
         "migrate",
         "app-1",
         "app-2",
@@ -108,7 +108,7 @@ def test_every_data_store_has_one_writer() -> None:
         "postgres-data": ["postgres"],
         "redis-data": ["redis"],
         "nats-data": ["nats"],
-        "minio-data": ["minio"],
+        "s3-data": ["s3"],
         "edge-data": ["edge"],
     }
 
@@ -156,7 +156,7 @@ def test_app_replicas_follow_the_setting_and_wait_for_migrations() -> None:
         assert specs[r].depends_on == ("migrate",)
         assert specs[r].command == ("serve",)
     assert specs["migrate"].one_shot and specs["migrate"].command == ("migrate",)
-    assert set(specs["edge"].depends_on) == {*replicas, "minio"}
+    assert set(specs["edge"].depends_on) == {*replicas, "s3"}
 
 
 def test_app_environment_names_its_own_role_bucket_and_public_url() -> None:
@@ -188,11 +188,25 @@ def test_caddyfile_uses_the_internal_ca_without_a_domain_and_acme_with_one() -> 
 def test_caddyfile_balances_every_replica_with_active_health_checks() -> None:
     text = caddyfile(LAN)
     assert text.count("reverse_proxy app-1:8000 app-2:8000 app-3:8000 {") == 1
-    assert text.count("health_uri /healthz") == 2
-    assert "forward_auth app-1:8000 app-2:8000 app-3:8000 {" in text
-    assert "uri /api/v1/auth/forward?permission=dashboards:view" in text
-    assert "handle_path /minio/ui/* {" in text
-    assert f"@s3 path /{BUCKET} /{BUCKET}/*" in text
+    assert text.count("health_uri /healthz") == 1, "one upstream group: the app's replicas"
+
+
+def test_caddyfile_passes_only_presigned_object_requests_to_s3() -> None:
+    text = caddyfile(LAN)
+    presigned = (
+        "\t@presigned {\n"
+        f"\t\tpath /{BUCKET}/*\n"
+        "\t\tmethod GET HEAD PUT\n"
+        "\t\tquery X-Amz-Signature=*\n"
+        "\t}\n"
+        "\thandle @presigned {\n"
+        "\t\treverse_proxy s3:7070\n"
+    )
+    assert presigned in text
+    assert f"@bucket path /{BUCKET} /{BUCKET}/*\n\thandle @bucket {{\n\t\trespond" in text
+    assert text.index("handle @bucket") < text.index("\thandle {"), "before the app's catch-all"
+    assert ":7071" not in text, "never the admin API"
+    assert "forward_auth" not in text, "no console any more"
 
 
 def test_postgres_bootstrap_is_idempotent_and_least_privilege() -> None:
@@ -204,13 +218,22 @@ def test_postgres_bootstrap_is_idempotent_and_least_privilege() -> None:
     assert "`cat /run/secrets/app_db_password`" in sql, "password read by psql, not argv"
 
 
-def test_app_s3_policy_is_limited_to_its_bucket() -> None:
-    spec = catalog()["bootstrap-minio"]
-    policy = json.loads(next(f.content for f in spec.files if f.target.endswith(".json")))
-    resources = {r for st in policy["Statement"] for r in st["Resource"]}
-    assert resources == {f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"}
-    actions = {a for st in policy["Statement"] for a in st["Action"]}
-    assert not any(a.startswith("admin:") or a == "s3:*" for a in actions)
+def test_s3_bootstrap_gives_the_app_its_own_key_with_secrets_from_files() -> None:
+    specs = catalog()
+    spec = specs["bootstrap-s3"]
+    script = next(f.content for f in spec.files if f.target.endswith(".sh"))
+    assert f"export S3_BUCKET={BUCKET}\n" in script
+    assert f"export APP_ACCESS_KEY={APP_S3_ACCESS_KEY}\n" in script
+    assert f"export ROOT_ACCESS_KEY={ROOT_ACCESS_KEY}\n" in script
+    assert "export ROOT_SECRET_KEY_FILE=/run/secrets/s3_root_secret_key\n" in script
+    assert "export APP_SECRET_KEY_FILE=/run/secrets/app_s3_secret_key\n" in script
+    assert script.rstrip().endswith("exec hearth-s3-bootstrap"), "no secret as an argument"
+    assert {s.name for s in spec.secrets} == {"s3RootSecretKey", "appS3SecretKey"}
+    # The root secret is read by the server and its bootstrap, nothing else.
+    readers = {s.name for s in specs.values() if "s3RootSecretKey" in {x.name for x in s.secrets}}
+    assert readers == {"s3", "bootstrap-s3"}
+    assert specs["app-1"].env["HEARTH_S3_ACCESS_KEY"] == APP_S3_ACCESS_KEY
+    assert specs["s3"].env["ROOT_SECRET_KEY_FILE"] == "/run/secrets/s3_root_secret_key"
 
 
 def test_nats_app_user_cannot_publish_everywhere() -> None:
@@ -265,7 +288,7 @@ def test_nats_allows_every_subject_the_app_declares(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize(
     "name",
-    ["BUCKET", "CONSOLE_PATH", "DATA_SERVICES", "TMP", "caddyfile", "public_url", "services"],
+    ["BUCKET", "DATA_SERVICES", "TMP", "caddyfile", "public_url", "services"],
 )
 def test_catalog_keeps_the_names_other_code_imports(name: str) -> None:
     assert name in hearth.catalog.__all__

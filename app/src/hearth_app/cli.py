@@ -1,4 +1,4 @@
-"""`hearth-app`: serve, migrate, worker, rotate-keys, grant-role."""
+"""`hearth-app`: serve, migrate, worker, rotate-keys, grant-role, gc-storage."""
 
 from __future__ import annotations
 
@@ -148,6 +148,23 @@ async def _worker(settings: Settings) -> None:
     await res.engine.dispose()
 
 
+async def _gc(settings: Settings) -> str:
+    from hearth_app.files.gc import collect
+    from hearth_app.main import build_resources
+
+    res = build_resources(settings)
+    try:
+        r = await collect(res)
+    finally:
+        await res.redis.aclose()
+        await res.http.aclose()
+        await res.engine.dispose()
+    return (
+        f"{r.aborted_uploads} multipart uploads aborted, {r.deleted_orphans} orphaned objects "
+        f"deleted, {r.expired_pending} abandoned uploads removed"
+    )
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -176,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("grant-role", help="give a user a role")
     g.add_argument("email")
     g.add_argument("role")
+    sub.add_parser("gc-storage", help="clean S3 up once: expired multipart uploads, orphaned objects")
     args = p.parse_args(argv)
 
     try:
@@ -201,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(asyncio.run(_rotate(settings)) + "\n")
     elif args.cmd == "grant-role":
         asyncio.run(_grant(settings, args.email, args.role))
+    elif args.cmd == "gc-storage":
+        sys.stdout.write(asyncio.run(_gc(settings)) + "\n")
     return 0
 
 

@@ -32,6 +32,7 @@ from hearth_app.core.settings import Settings, load_settings
 from hearth_app.core.state import Resources
 from hearth_app.events.bus import EventBus
 from hearth_app.events.worker import FileWorker
+from hearth_app.files import gc
 from hearth_app.files.router import router as files_router
 from hearth_app.files.storage import Storage
 from hearth_app.projects.router import router as projects_router
@@ -108,9 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await worker.start()
         app.state.worker = worker
         refresher = asyncio.create_task(_refresh_keys(res))
+        cleaner = asyncio.create_task(gc.run_periodically(res))
         try:
             yield
         finally:
+            cleaner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleaner
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hearth_app.core.settings import AuthSettings, DatabaseSettings, is_placeholder, load_settings
+from hearth_app.core.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    S3Settings,
+    is_placeholder,
+    load_settings,
+)
 
 STRONG = "k" * 40
 
@@ -22,7 +28,7 @@ def test_placeholder_secrets_are_refused_outside_development(
         monkeypatch,
         HEARTH_ENV="production",
         HEARTH_DB_PASSWORD="changeme",
-        HEARTH_S3_ACCESS_KEY="minioadmin",
+        HEARTH_S3_ACCESS_KEY="placeholder",
         HEARTH_S3_SECRET_KEY="real-secret-value-123",
         HEARTH_AUTH_KEY_ENCRYPTION_SECRET=STRONG,
     )
@@ -86,3 +92,16 @@ def test_placeholder_detection(value: str) -> None:
 
 def test_real_secret_is_not_a_placeholder() -> None:
     assert not is_placeholder("9c1f0e7d-real-secret")
+
+
+def test_s3_defaults_name_the_platforms_server_and_clean_up_hourly() -> None:
+    s = S3Settings()
+    assert s.endpoint == "http://s3:7070"
+    assert s.gc_interval_seconds == 3600
+    assert s.multipart_expiry_seconds == s.pending_expiry_seconds == 24 * 3600
+
+
+def test_abandoned_uploads_may_not_expire_before_their_upload_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, HEARTH_S3_PRESIGN_SECONDS="600", HEARTH_S3_PENDING_EXPIRY_SECONDS="600")
+    with pytest.raises(ValidationError, match="HEARTH_S3_PENDING_EXPIRY_SECONDS"):
+        S3Settings()

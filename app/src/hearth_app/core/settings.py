@@ -28,7 +28,6 @@ _PLACEHOLDERS = {
     "example",
     "todo",
     "xxx",
-    "minioadmin",
     "postgres",
 }
 
@@ -138,7 +137,7 @@ class NatsSettings(_Base):
 class S3Settings(_Base):
     model_config = SettingsConfigDict(env_prefix="HEARTH_S3_", extra="ignore", frozen=True)
 
-    endpoint: str = "http://minio:9000"
+    endpoint: str = "http://s3:7070"
     # Where clients reach S3 for presigned URLs (the edge), if not the same as endpoint.
     public_endpoint: str = ""
     region: str = "us-east-1"
@@ -157,6 +156,23 @@ class S3Settings(_Base):
         ]
     )
     presign_seconds: int = 300
+    # Storage clean-up (hearth_app/files/gc.py): the S3 server applies no lifecycle rules.
+    # Every gc_interval_seconds one replica aborts multipart uploads older than
+    # multipart_expiry_seconds, deletes objects no file row names (older than
+    # orphan_grace_seconds) and files declared but never completed (pending_expiry_seconds).
+    gc_interval_seconds: int = Field(default=3600, ge=0)
+    multipart_expiry_seconds: int = Field(default=24 * 3600, ge=0)
+    orphan_grace_seconds: int = Field(default=3600, ge=0)
+    pending_expiry_seconds: int = Field(default=24 * 3600, ge=0)
+
+    @model_validator(mode="after")
+    def _pending_outlives_its_upload_url(self) -> S3Settings:
+        if self.pending_expiry_seconds <= self.presign_seconds:
+            raise ValueError(
+                "HEARTH_S3_PENDING_EXPIRY_SECONDS must exceed HEARTH_S3_PRESIGN_SECONDS: "
+                "a file may be uploaded until its URL expires"
+            )
+        return self
 
 
 class OidcProvider(BaseModel):

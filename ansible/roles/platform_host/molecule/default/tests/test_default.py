@@ -14,7 +14,7 @@ import pytest
         ("/srv/hearth/linux/postgres-data", 999, 0o700),
         ("/srv/hearth/linux/redis-data", 998, 0o700),
         ("/srv/hearth/linux/nats-data", 997, 0o700),
-        ("/srv/hearth/linux/minio-data", 996, 0o700),
+        ("/srv/hearth/linux/s3-data", 996, 0o700),
         ("/srv/hearth/linux/edge-data", 10002, 0o700),
         ("/srv/hearth/files", 0, 0o700),
         ("/srv/hearth/backups", 0, 0o750),

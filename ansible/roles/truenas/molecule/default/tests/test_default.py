@@ -29,7 +29,7 @@ import truenas_rpc  # noqa: E402
 SERVICES = {
     "postgres": ("16K", "LZ4", 999, "0700"),
     "redis": ("128K", "LZ4", 568, "0750"),
-    "minio": ("1M", "ZSTD", 568, "0750"),
+    "s3": ("1M", "ZSTD", 568, "0750"),
     "nats": ("128K", "LZ4", 568, "0750"),
     "caddy": ("128K", "LZ4", 568, "0750"),
     "backups": ("1M", "ZSTD", 568, "0750"),

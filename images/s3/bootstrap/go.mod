@@ -1,0 +1,3 @@
+module hearth/s3-bootstrap
+
+go 1.24
