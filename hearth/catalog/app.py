@@ -3,6 +3,8 @@ bucket check, streams, the first admin), then `app-1` … `app-N`, the API repli
 
 from __future__ import annotations
 
+import json
+
 from hearth.catalog import nats, postgres, redis, s3
 from hearth.catalog.common import (
     ONE_SHOT_HEALTH,
@@ -47,8 +49,12 @@ HEALTH = HealthCheck(
 
 def env(settings: Settings) -> dict[str, str]:
     """The app's environment (app/src/hearth_app/core/settings.py); secrets as *_FILE."""
+    from hearth.catalog import edge  # the edge routes to the app: its module imports this one
+
     return {
         "HEARTH_ENV": "production",
+        # Forwarding headers are believed from the edge alone, known by its name (core/net.py).
+        "HEARTH_TRUSTED_PROXIES": json.dumps([edge.NAME]),
         "HEARTH_DB_HOST": postgres.NAME,
         "HEARTH_DB_NAME": postgres.APP_DB,
         "HEARTH_DB_USER": postgres.APP_DB,

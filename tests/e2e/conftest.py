@@ -183,6 +183,7 @@ class Edge:
 
     def __init__(self, base: str, ca_pem: str) -> None:
         self.base = base
+        self.ca_pem = ca_pem
         self.tls = ssl.create_default_context(cadata=ca_pem)
 
     def request(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import AsyncIterator
 
 from hearth_app.core.settings import RateLimitSettings
 from tests.conftest import Harness, make_settings, start_harness
@@ -202,3 +203,24 @@ def test_migrate_command_is_safe_to_run_again(services: Services, migrated: obje
         out = subprocess.run([exe, "migrate"], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
     assert '"msg": "migrated"' in out.stdout
+
+
+async def test_a_chunked_body_past_the_limit_is_refused_before_it_is_all_read(h: Harness) -> None:
+    """`Transfer-Encoding: chunked` declares no length: the limit counts what arrives."""
+    from hearth_app.core.middleware import MAX_BODY_BYTES
+
+    chunk, sent = b"x" * 65536, 0
+    total_chunks = 8 * MAX_BODY_BYTES // len(chunk)
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(total_chunks):
+            sent += 1
+            yield chunk
+
+    r = await h.client.post(
+        "/api/v1/auth/login", content=body(), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert sent * len(chunk) <= MAX_BODY_BYTES + len(chunk), f"read {sent} chunks of {total_chunks}"

@@ -15,16 +15,33 @@ def _req(peer: str, xff: str | None = None) -> Request:
     return Request({"type": "http", "client": (peer, 1234), "headers": headers})
 
 
-def test_forwarded_for_is_ignored_from_untrusted_peers() -> None:
-    assert client_ip(_req("10.0.0.9", "1.2.3.4"), ["127.0.0.1"]) == "10.0.0.9"
+async def test_forwarded_for_is_ignored_from_untrusted_peers() -> None:
+    assert await client_ip(_req("10.0.0.9", "1.2.3.4"), ["127.0.0.1"]) == "10.0.0.9"
 
 
-def test_forwarded_for_from_trusted_proxy_takes_rightmost_untrusted() -> None:
-    assert client_ip(_req("127.0.0.1", "6.6.6.6, 1.2.3.4"), ["127.0.0.1"]) == "1.2.3.4"
+async def test_forwarded_for_from_trusted_proxy_takes_rightmost_untrusted() -> None:
+    assert await client_ip(_req("127.0.0.1", "6.6.6.6, 1.2.3.4"), ["127.0.0.1"]) == "1.2.3.4"
 
 
-def test_garbage_forwarded_for_falls_back_to_peer() -> None:
-    assert client_ip(_req("127.0.0.1", "not-an-ip"), ["127.0.0.1"]) == "127.0.0.1"
+async def test_garbage_forwarded_for_falls_back_to_peer() -> None:
+    assert await client_ip(_req("127.0.0.1", "not-an-ip"), ["127.0.0.1"]) == "127.0.0.1"
+
+
+async def test_a_trusted_network_covers_every_address_in_it() -> None:
+    trusted = ["10.203.7.0/24"]
+    assert await client_ip(_req("10.203.7.42", "192.0.2.7"), trusted) == "192.0.2.7"
+    assert await client_ip(_req("10.203.8.42", "192.0.2.7"), trusted) == "10.203.8.42"
+
+
+async def test_a_trusted_name_is_trusted_by_what_it_resolves_to() -> None:
+    # The platform trusts its edge by name; "localhost" stands in for it here.
+    assert await client_ip(_req("127.0.0.1", "192.0.2.7"), ["localhost"]) == "192.0.2.7"
+    assert await client_ip(_req("10.0.0.9", "192.0.2.7"), ["localhost"]) == "10.0.0.9"
+
+
+async def test_a_name_that_does_not_resolve_trusts_nobody() -> None:
+    trusted = ["no-such-proxy.invalid"]
+    assert await client_ip(_req("127.0.0.1", "192.0.2.7"), trusted) == "127.0.0.1"
 
 
 @pytest.mark.parametrize(

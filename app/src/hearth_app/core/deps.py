@@ -30,7 +30,7 @@ DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
 async def get_client_ip(request: Request, res: Res) -> str:
-    return client_ip(request, res.settings.core.trusted_proxies)
+    return await client_ip(request, res.settings.core.trusted_proxies)
 
 
 ClientIp = Annotated[str, Depends(get_client_ip)]

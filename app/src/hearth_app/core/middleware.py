@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hearth_app.core import metrics
@@ -17,6 +18,31 @@ from hearth_app.core.context import request_id_var
 log = logging.getLogger("hearth.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 MAX_BODY_BYTES = 1024 * 1024
+"""Uploads go straight to S3; nothing the API accepts is anywhere near this big."""
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once a body grows past the limit, whatever its framing: an
+    HTTPException, so FastAPI's body parsing passes it on and it is answered as a problem."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+
+
+def _limited(receive: Receive) -> Receive:
+    """Count the body as it arrives: `Transfer-Encoding: chunked` declares no length."""
+    seen = 0
+
+    async def receive_limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                raise BodyTooLarge
+        return message
+
+    return receive_limited
 
 
 class RequestContextMiddleware:
@@ -87,12 +113,17 @@ class RequestContextMiddleware:
 
         try:
             if _declared_length(scope) > MAX_BODY_BYTES:
-                # Uploads go straight to S3; nothing we accept is anywhere near this big.
                 await _problem(
                     scope, send_wrapper, rid, 413, "Content Too Large", "request body is too large"
                 )
                 return
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, _limited(receive), send_wrapper)
+        except BodyTooLarge:
+            # Read outside FastAPI's handlers (nothing catches it there): still a 413.
+            if not started:
+                await _problem(
+                    scope, send_wrapper, rid, 413, "Content Too Large", "request body is too large"
+                )
         except Exception:
             # Answer here, inside the request context, so the 500 carries the request id.
             log.exception("unhandled error")
