@@ -52,10 +52,7 @@ lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 
 .PHONY: test
 test: setup lint ## Everything CI runs: lint, unit, engine, image, app, e2e and host tests
-	@echo "==> unit, engine, image and TrueNAS tests"; .venv/bin/pytest tests -q
-	@bash tools/test-app.sh
-	@bash tools/test-e2e.sh
-	@bash tools/test-ansible.sh
+	@bash tools/test.sh
 
 .PHONY: e2e
 e2e: setup ## A real `pulumi up` of a throwaway local stack and the e2e suites against it

@@ -2,10 +2,11 @@
 # Lint and test the Ansible side of Hearth:
 #   1. make sure Docker answers and the systemd test-host image exists (built if missing);
 #   2. ansible-lint --profile production over ansible/ (no rule skipped);
-#   3. `molecule test` for every role that has a molecule/default scenario, one at a time
-#      (each starts its own systemd test host; running them in parallel only fights for CPU).
+#   3. `molecule test` for every role that has a molecule/default scenario, a few at a time
+#      (each starts its own systemd test host, named after its role, and mostly waits on it).
 # Usage: tools/test-ansible.sh [ROLE...]      (default: every role found under ansible/roles)
-# Env:   HEARTH_VERBOSE=1 streams molecule's output instead of keeping it in a log file.
+# Env:   HEARTH_MOLECULE_JOBS=N runs N scenarios at once (default 3).
+#        HEARTH_VERBOSE=1 streams molecule's output (one scenario at a time) instead of logs.
 #        HEARTH_SKIP_LINT=1 skips step 2 (for quick iterations on one role).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -61,12 +62,12 @@ fi
 [ "${#roles[@]}" -gt 0 ] || die "no role with a molecule/default scenario under $ROLES_DIR"
 step "molecule test for ${#roles[@]} role(s): ${roles[*]}"
 
-summary=()
-for role in "${roles[@]}"; do
-  dir=$ROLES_DIR/$role
-  [ -f "$dir/molecule/default/molecule.yml" ] || die "role '$role' has no molecule/default scenario"
-  log=$LOGS/molecule-$role.log
-  step "molecule test: $role (log: $log)"
+jobs=${HEARTH_MOLECULE_JOBS:-3}
+[ -z "${HEARTH_VERBOSE:-}" ] || jobs=1
+
+# One scenario; its outcome goes to $LOGS/molecule-ROLE.result as "pass|FAIL SECONDS".
+scenario() {
+  local role=$1 dir=$ROLES_DIR/$1 log=$LOGS/molecule-$1.log t0 rc
   t0=$(date +%s)
   set +e
   if [ -n "${HEARTH_VERBOSE:-}" ]; then
@@ -77,14 +78,32 @@ for role in "${roles[@]}"; do
     rc=$?
   fi
   set -e
-  secs=$(( $(date +%s) - t0 ))
-  if [ "$rc" -eq 0 ]; then
+  if [ "$rc" -eq 0 ]; then echo "pass $(( $(date +%s) - t0 ))"; else echo "FAIL $(( $(date +%s) - t0 ))"; fi \
+    >"$LOGS/molecule-$role.result"
+}
+
+for role in "${roles[@]}"; do
+  [ -f "$ROLES_DIR/$role/molecule/default/molecule.yml" ] || die "role '$role' has no molecule/default scenario"
+  rm -f "$LOGS/molecule-$role.result"
+done
+running=0
+for role in "${roles[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+  step "molecule test: $role (log: $LOGS/molecule-$role.log)"
+  scenario "$role" &
+  running=$((running + 1))
+done
+wait
+
+summary=()
+for role in "${roles[@]}"; do
+  read -r outcome secs <"$LOGS/molecule-$role.result" || { outcome=FAIL; secs=0; }
+  summary+=("  $outcome  ${secs}s  $role")
+  if [ "$outcome" = pass ]; then
     ok "$role passed in ${secs} s"
-    summary+=("  pass  ${secs}s  $role")
   else
-    [ -n "${HEARTH_VERBOSE:-}" ] || tail -60 "$log" >&2
-    warn "$role FAILED in ${secs} s (full log: $log)"
-    summary+=("  FAIL  ${secs}s  $role")
+    [ -n "${HEARTH_VERBOSE:-}" ] || tail -60 "$LOGS/molecule-$role.log" >&2
+    warn "$role FAILED in ${secs} s (full log: $LOGS/molecule-$role.log)"
     failed+=("$role")
   fi
 done
