@@ -22,6 +22,7 @@ from hearth_app.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from hearth_app.auth.bootstrap import AdminRequest
+    from hearth_app.core.state import Resources
 
 log = logging.getLogger("hearth.cli")
 
@@ -34,15 +35,16 @@ def alembic_config(settings: Settings) -> Config:
 
 
 async def sync_catalogue(settings: Settings) -> None:
-    """Upsert the permission catalogue and built-in roles from code (idempotent)."""
-    from hearth_app.core.db import make_engine, make_sessionmaker
+    """Upsert the permission catalogue and built-in roles from code (idempotent, and safe for
+    several migrations at once), then drop the cached permissions the change may have made stale."""
+    from hearth_app.main import build_resources
     from hearth_app.rbac import service
     from hearth_app.rbac.models import Permission, Role
     from hearth_app.rbac.permissions import BUILTIN_ROLES, PERMISSIONS
 
-    engine = make_engine(settings.db)
+    res = build_resources(settings)
     try:
-        async with make_sessionmaker(engine)() as s, s.begin():
+        async with res.sessions() as s, s.begin():
             for name, desc in PERMISSIONS.items():
                 await s.execute(
                     insert(Permission)
@@ -50,16 +52,30 @@ async def sync_catalogue(settings: Settings) -> None:
                     .on_conflict_do_update(index_elements=["name"], set_={"description": desc})
                 )
             for name, (desc, perms) in BUILTIN_ROLES.items():
-                role = await s.scalar(select(Role).where(Role.name == name))
-                if role is None:
-                    role = Role(name=name, description=desc, builtin=True)
-                    s.add(role)
-                    await s.flush()
+                await s.execute(
+                    insert(Role)
+                    .values(name=name, description=desc, builtin=True)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                )
+                role = await service.role_by_name(s, name, lock=True)
+                assert role is not None
                 role.builtin = True
                 role.description = desc
                 await service.set_role_permissions(s, role.id, perms)
+        await _flush_grants(res)
     finally:
-        await engine.dispose()
+        await _close(res)
+
+
+async def _flush_grants(res: Resources) -> None:
+    await res.cache.invalidate_all("perms")
+    await res.cache.invalidate_all("user")
+
+
+async def _close(res: Resources) -> None:
+    await res.redis.aclose()
+    await res.http.aclose()
+    await res.engine.dispose()
 
 
 async def _bootstrap(settings: Settings, admin: AdminRequest | None = None) -> None:
@@ -105,26 +121,36 @@ async def _rotate(settings: Settings) -> str:
     try:
         return await res.keys.rotate(res.sessions, timedelta(seconds=settings.auth.access_ttl_seconds))
     finally:
-        await res.redis.aclose()
-        await res.http.aclose()
-        await res.engine.dispose()
+        await _close(res)
 
 
 async def _grant(settings: Settings, email: str, role_name: str) -> None:
+    """Give a user a role; a running replica sees the new permissions at once."""
     from hearth_app.auth.models import User
-    from hearth_app.core.db import make_engine, make_sessionmaker
+    from hearth_app.main import build_resources
     from hearth_app.rbac import service
+    from hearth_app.rbac.audit import audit
 
-    engine = make_engine(settings.db)
+    res = build_resources(settings)
     try:
-        async with make_sessionmaker(engine)() as s, s.begin():
+        async with res.sessions() as s, s.begin():
             user = await s.scalar(select(User).where(User.email == email.lower()))
             role = await service.role_by_name(s, role_name)
             if user is None or role is None:
                 raise SystemExit(f"no user {email!r} or no role {role_name!r}")
-            await service.grant_role(s, user.id, role)
+            granted = await service.grant_role(s, user.id, role)
+        await res.cache.invalidate("perms", str(user.id))
+        await res.cache.invalidate("user", str(user.id))
+        if granted:
+            await audit(
+                res.sessions,
+                action="user.roles",
+                outcome="ok",
+                resource=f"user:{user.id}",
+                detail={"added": [role_name], "via": "hearth-app grant-role"},
+            )
     finally:
-        await engine.dispose()
+        await _close(res)
 
 
 async def _worker(settings: Settings) -> None:
@@ -156,9 +182,7 @@ async def _gc(settings: Settings) -> str:
     try:
         r = await collect(res)
     finally:
-        await res.redis.aclose()
-        await res.http.aclose()
-        await res.engine.dispose()
+        await _close(res)
     return (
         f"{r.aborted_uploads} multipart uploads aborted, {r.deleted_orphans} orphaned objects "
         f"deleted, {r.expired_pending} abandoned uploads removed"

@@ -17,24 +17,28 @@ from hearth_app.rbac.deps import deny, permissions_of
 RANK = {"viewer": 1, "editor": 2, "owner": 3}
 
 
-async def load_project(res: Resources, project_id: uuid.UUID) -> dict[str, Any] | None:
-    async def load() -> dict[str, Any] | None:
-        async with res.sessions() as s:
-            proj = await s.get(Project, project_id)
-            if proj is None:
-                return None
-            members = (
-                await s.execute(
-                    select(ProjectMember.user_id, ProjectMember.role).where(
-                        ProjectMember.project_id == project_id
-                    )
+async def read_project(res: Resources, project_id: uuid.UUID) -> dict[str, Any] | None:
+    """What the `project` cache holds: the project and its members' roles."""
+    async with res.sessions() as s:
+        proj = await s.get(Project, project_id)
+        if proj is None:
+            return None
+        members = (
+            await s.execute(
+                select(ProjectMember.user_id, ProjectMember.role).where(
+                    ProjectMember.project_id == project_id
                 )
-            ).all()
-        out = ProjectOut.model_validate(proj).model_dump(mode="json")
-        out["members"] = {str(u): r for u, r in members}
-        return out
+            )
+        ).all()
+    out = ProjectOut.model_validate(proj).model_dump(mode="json")
+    out["members"] = {str(u): r for u, r in members}
+    return out
 
-    data: dict[str, Any] | None = await res.cache.get_or_load("project", str(project_id), load)
+
+async def load_project(res: Resources, project_id: uuid.UUID) -> dict[str, Any] | None:
+    data: dict[str, Any] | None = await res.cache.get_or_load(
+        "project", str(project_id), lambda: read_project(res, project_id)
+    )
     return data
 
 
@@ -62,4 +66,5 @@ async def authorize(
 
 
 async def invalidate(res: Resources, project_id: uuid.UUID) -> None:
+    """After the change has committed (core/cache.py)."""
     await res.cache.invalidate("project", str(project_id))

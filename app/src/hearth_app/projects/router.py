@@ -4,7 +4,9 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Response
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 
 from hearth_app.auth.deps import CurrentPrincipal
 from hearth_app.auth.models import User
@@ -60,7 +62,7 @@ async def patch_project(
 ) -> Project:
     await authorize(res, p, project_id, "editor", ip)
     async with res.sessions() as s, s.begin():
-        proj = await s.get(Project, project_id)
+        proj = await s.get(Project, project_id, with_for_update=True)
         if proj is None:
             raise Problem(404, "no such project", kind="not-found")
         if body.name is not None:
@@ -76,9 +78,8 @@ async def patch_project(
 async def delete_project(project_id: uuid.UUID, p: CurrentPrincipal, res: Res, ip: ClientIp) -> Response:
     await authorize(res, p, project_id, "owner", ip)
     async with res.sessions() as s, s.begin():
-        proj = await s.get(Project, project_id)
-        if proj is not None:
-            await s.delete(proj)
+        # A statement, not a loaded row: deleting twice at once is no error.
+        await s.execute(delete(Project).where(Project.id == project_id))
     await invalidate(res, project_id)
     await res.bus.publish(subjects.PROJECT_DELETED, {"project_id": str(project_id)})
     return Response(status_code=204)
@@ -100,14 +101,22 @@ async def put_member(
     ip: ClientIp,
 ) -> MemberOut:
     await authorize(res, p, project_id, "owner", ip)
-    async with res.sessions() as s, s.begin():
-        if await s.get(User, user_id) is None:
-            raise Problem(404, "no such user", kind="not-found")
-        m = await s.get(ProjectMember, (project_id, user_id))
-        if m is None:
-            s.add(ProjectMember(project_id=project_id, user_id=user_id, role=body.role))
-        else:
-            m.role = body.role
+    try:
+        async with res.sessions() as s, s.begin():
+            if await s.get(User, user_id) is None:
+                raise Problem(404, "no such user", kind="not-found")
+            # An upsert: the same member added twice at once is set twice, not a key conflict.
+            await s.execute(
+                insert(ProjectMember)
+                .values(project_id=project_id, user_id=user_id, role=body.role)
+                .on_conflict_do_update(
+                    index_elements=[ProjectMember.project_id, ProjectMember.user_id],
+                    set_={"role": body.role},
+                )
+            )
+    except IntegrityError as exc:
+        # The project or the user was deleted meanwhile.
+        raise Problem(404, "no such project or user", kind="not-found") from exc
     await invalidate(res, project_id)
     await res.bus.publish(
         subjects.PROJECT_MEMBER_SET,
@@ -125,9 +134,11 @@ async def delete_member(
         proj = await s.get(Project, project_id)
         if proj is not None and proj.owner_id == user_id:
             raise Problem(409, "the owner cannot be removed", kind="conflict")
-        m = await s.get(ProjectMember, (project_id, user_id))
-        if m is not None:
-            await s.delete(m)
+        await s.execute(
+            delete(ProjectMember).where(
+                ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
+            )
+        )
     await invalidate(res, project_id)
     await res.bus.publish(
         subjects.PROJECT_MEMBER_REMOVED, {"project_id": str(project_id), "user_id": str(user_id)}

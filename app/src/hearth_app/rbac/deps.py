@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -15,19 +16,33 @@ from hearth_app.rbac import service
 from hearth_app.rbac.audit import audit
 
 
-async def permissions_of(res: Resources, p: Principal) -> set[str]:
-    async def load() -> dict[str, Any]:
-        async with res.sessions() as s:
-            roles, perms = await service.roles_and_permissions(s, p.user_id)
-        return {"roles": roles, "permissions": perms}
+async def load_grants(res: Resources, user_id: uuid.UUID) -> dict[str, Any]:
+    """What the `perms` cache holds for a user: their roles and permissions."""
+    async with res.sessions() as s:
+        roles, perms = await service.roles_and_permissions(s, user_id)
+    return {"roles": roles, "permissions": perms}
 
-    data = await res.cache.get_or_load("perms", str(p.user_id), load)
+
+async def permissions_of(res: Resources, p: Principal) -> set[str]:
+    data = await res.cache.get_or_load("perms", str(p.user_id), lambda: load_grants(res, p.user_id))
     return set(data["permissions"])
 
 
 async def deny(
-    res: Resources, p: Principal | None, *, action: str, resource: str, ip: str, why: str
+    res: Resources,
+    p: Principal | None,
+    *,
+    action: str,
+    resource: str,
+    ip: str,
+    why: str,
+    refused: list[str] | None = None,
 ) -> Problem:
+    """Audit the refusal, then the 403 to raise; `refused` names the roles or permissions."""
+    detail: dict[str, Any] = {"reason": why}
+    extra = {}
+    if refused is not None:
+        detail["refused"] = extra["refused"] = refused
     await audit(
         res.sessions,
         action=action,
@@ -35,9 +50,9 @@ async def deny(
         actor_id=p.user_id if p else None,
         resource=resource,
         ip=ip,
-        detail={"reason": why},
+        detail=detail,
     )
-    return Problem(403, why, kind="forbidden")
+    return Problem(403, why, kind="forbidden", extra=extra)
 
 
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:

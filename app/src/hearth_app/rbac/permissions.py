@@ -14,8 +14,10 @@ PERMISSIONS: dict[str, str] = {
     "dashboards:view": "Reach the platform dashboards through the edge",
 }
 
+ADMIN_ROLE = "admin"
+
 BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
-    "admin": ("Everything", sorted(PERMISSIONS)),
+    ADMIN_ROLE: ("Everything", sorted(PERMISSIONS)),
     "member": ("Creates and works on projects", ["projects:create"]),
     "viewer": ("Reads projects shared with them", []),
 }

@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hearth_app.auth import service as auth_service
+from hearth_app.auth.deps import Principal
 from hearth_app.auth.models import User
 from hearth_app.auth.schemas import MeOut
-from hearth_app.core.deps import Page, Res
+from hearth_app.core.deps import ClientIp, Page, Res
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.core.schemas import Paginated
-from hearth_app.rbac import service
+from hearth_app.rbac import policy, service
 from hearth_app.rbac.audit import audit
 from hearth_app.rbac.deps import (
     CanManageRoles,
@@ -24,8 +25,10 @@ from hearth_app.rbac.deps import (
     CanReadAudit,
     CanReadUsers,
     CanRotateKeys,
+    deny,
 )
 from hearth_app.rbac.models import AuditLog, Permission, Role
+from hearth_app.rbac.policy import Refused
 from hearth_app.rbac.schemas import (
     AuditOut,
     KeyRotated,
@@ -77,12 +80,27 @@ async def get_user(user_id: uuid.UUID, _: CanReadUsers, res: Res) -> dict[str, A
     return await _user_out(res, user_id)
 
 
+async def _refuse(
+    res: Res, actor: Principal, ip: str, exc: Refused, *, action: str, resource: str
+) -> Problem:
+    return await deny(res, actor, action=action, resource=resource, ip=ip, why=exc.why, refused=exc.refused)
+
+
 @router.patch("/users/{user_id}", response_model=MeOut)
-async def patch_user(user_id: uuid.UUID, body: UserPatch, actor: CanManageUsers, res: Res) -> dict[str, Any]:
+async def patch_user(
+    user_id: uuid.UUID, body: UserPatch, actor: CanManageUsers, res: Res, ip: ClientIp
+) -> dict[str, Any]:
     """Disable (ending every session at once) or enable an account, or rename it."""
+    try:
+        async with res.sessions() as s:
+            policy.check_account_change(
+                await service.grants_of(s, actor.user_id), await service.grants_of(s, user_id)
+            )
+    except Refused as exc:
+        raise await _refuse(res, actor, ip, exc, action="user.update", resource=f"user:{user_id}") from exc
     if body.display_name is not None:
         async with res.sessions() as s, s.begin():
-            user = await s.get(User, user_id)
+            user = await s.get(User, user_id, with_for_update=True)
             if user is None:
                 raise Problem(404, "no such user", kind="not-found")
             user.display_name = body.display_name
@@ -103,16 +121,38 @@ async def patch_user(user_id: uuid.UUID, body: UserPatch, actor: CanManageUsers,
 
 @router.put("/users/{user_id}/roles", response_model=MeOut)
 async def set_user_roles(
-    user_id: uuid.UUID, body: UserRolesIn, actor: CanManageUsers, res: Res
+    user_id: uuid.UUID, body: UserRolesIn, actor: CanManageUsers, res: Res, ip: ClientIp
 ) -> dict[str, Any]:
-    async with res.sessions() as s, s.begin():
-        if await s.get(User, user_id) is None:
-            raise Problem(404, "no such user", kind="not-found")
-        roles = (await s.scalars(select(Role).where(Role.name.in_(body.roles)))).all()
-        missing = set(body.roles) - {r.name for r in roles}
-        if missing:
-            raise Problem(422, f"unknown roles: {', '.join(sorted(missing))}", kind="validation")
-        await service.set_user_roles(s, user_id, [r.id for r in roles])
+    """Set a user's roles. Adding a role grants its permissions: see rbac/policy.py for who may."""
+    try:
+        async with res.sessions() as s, s.begin():
+            # The user's row lock runs role changes of one user one at a time, each on the
+            # roles the previous one left.
+            if await s.get(User, user_id, with_for_update=True) is None:
+                raise Problem(404, "no such user", kind="not-found")
+            # Shared locks: a role deleted meanwhile is either gone here (422) or waits for us.
+            roles = (
+                await s.scalars(select(Role).where(Role.name.in_(body.roles)).with_for_update(read=True))
+            ).all()
+            missing = set(body.roles) - {r.name for r in roles}
+            if missing:
+                raise Problem(422, f"unknown roles: {', '.join(sorted(missing))}", kind="validation")
+            current = set((await service.roles_and_permissions(s, user_id))[0])
+            added = {
+                r.name: set(await service.role_permissions_of(s, r.id))
+                for r in roles
+                if r.name not in current
+            }
+            removed = current - {r.name for r in roles}
+            policy.check_role_change(
+                await service.grants_of(s, actor.user_id),
+                own=user_id == actor.user_id,
+                added=added,
+                removed=removed,
+            )
+            await service.set_user_roles(s, user_id, [r.id for r in roles])
+    except Refused as exc:
+        raise await _refuse(res, actor, ip, exc, action="user.roles", resource=f"user:{user_id}") from exc
     await res.cache.invalidate("user", str(user_id))
     await res.cache.invalidate("perms", str(user_id))
     await audit(
@@ -121,7 +161,7 @@ async def set_user_roles(
         outcome="ok",
         actor_id=actor.user_id,
         resource=f"user:{user_id}",
-        detail={"roles": sorted(body.roles)},
+        detail={"roles": sorted(body.roles), "added": sorted(added), "removed": sorted(removed)},
     )
     return await _user_out(res, user_id)
 
@@ -154,69 +194,88 @@ async def _check_perms(res: Res, perms: list[str]) -> None:
 
 
 @router.post("/roles", status_code=201, response_model=RoleOut)
-async def create_role(body: RoleIn, actor: CanManageRoles, res: Res) -> RoleOut:
+async def create_role(body: RoleIn, actor: CanManageRoles, res: Res, ip: ClientIp) -> RoleOut:
     await _check_perms(res, body.permissions)
     try:
         async with res.sessions() as s, s.begin():
+            policy.check_permissions(await service.grants_of(s, actor.user_id), set(body.permissions))
             role = Role(name=body.name, description=body.description, builtin=False)
             s.add(role)
             await s.flush()
             await service.set_role_permissions(s, role.id, sorted(set(body.permissions)))
+    except Refused as exc:
+        raise await _refuse(res, actor, ip, exc, action="role.create", resource=f"role:{body.name}") from exc
     except IntegrityError as exc:
-        raise Problem(409, "a role with this name exists", kind="conflict") from exc
+        raise Problem(
+            409, f"a role named {body.name!r} exists; choose another name", kind="conflict"
+        ) from exc
     await audit(
         res.sessions,
         action="role.create",
         outcome="ok",
         actor_id=actor.user_id,
         resource=f"role:{body.name}",
+        detail={"permissions": sorted(set(body.permissions))},
     )
     return await _role_out(res, role)
 
 
-async def _flush_perm_cache(res: Res) -> None:
-    # Role changes touch many users; clearing every cached permission set is simplest and rare.
-    keys = [k async for k in res.redis.scan_iter(match="cache:perms:*", count=500)]
-    keys += [k async for k in res.redis.scan_iter(match="cache:user:*", count=500)]
-    if keys:
-        await res.redis.delete(*keys)
+async def _flush_grants(res: Res) -> None:
+    # A role change touches every holder: drop every cached permission set and profile.
+    await res.cache.invalidate_all("perms")
+    await res.cache.invalidate_all("user")
 
 
 @router.patch("/roles/{name}", response_model=RoleOut)
-async def patch_role(name: RoleNamePath, body: RolePatch, actor: CanManageRoles, res: Res) -> RoleOut:
+async def patch_role(
+    name: RoleNamePath, body: RolePatch, actor: CanManageRoles, res: Res, ip: ClientIp
+) -> RoleOut:
     if body.permissions is not None:
         await _check_perms(res, body.permissions)
-    async with res.sessions() as s, s.begin():
-        role = await service.role_by_name(s, name)
-        if role is None:
-            raise Problem(404, "no such role", kind="not-found")
-        if role.builtin:
-            raise Problem(409, "built-in roles cannot be changed", kind="conflict")
-        if body.description is not None:
-            role.description = body.description
-        if body.permissions is not None:
-            await service.set_role_permissions(s, role.id, sorted(set(body.permissions)))
-    await _flush_perm_cache(res)
+    try:
+        async with res.sessions() as s, s.begin():
+            role = await service.role_by_name(s, name, lock=True)
+            if role is None:
+                raise Problem(404, "no such role", kind="not-found")
+            grants = await service.grants_of(s, actor.user_id)
+            policy.check_role_edit(grants, name)
+            if role.builtin:
+                raise Problem(409, "built-in roles cannot be changed", kind="conflict")
+            if body.description is not None:
+                role.description = body.description
+            if body.permissions is not None:
+                policy.check_permissions(grants, set(body.permissions))
+                await service.set_role_permissions(s, role.id, sorted(set(body.permissions)))
+    except Refused as exc:
+        raise await _refuse(res, actor, ip, exc, action="role.update", resource=f"role:{name}") from exc
+    if body.permissions is not None:
+        await _flush_grants(res)
     await audit(
         res.sessions,
         action="role.update",
         outcome="ok",
         actor_id=actor.user_id,
         resource=f"role:{name}",
+        detail={} if body.permissions is None else {"permissions": sorted(set(body.permissions))},
     )
     return await _role_out(res, role)
 
 
 @router.delete("/roles/{name}", status_code=204)
-async def delete_role(name: RoleNamePath, actor: CanManageRoles, res: Res) -> Response:
-    async with res.sessions() as s, s.begin():
-        role = await service.role_by_name(s, name)
-        if role is None:
-            raise Problem(404, "no such role", kind="not-found")
-        if role.builtin:
-            raise Problem(409, "built-in roles cannot be deleted", kind="conflict")
-        await s.delete(role)
-    await _flush_perm_cache(res)
+async def delete_role(name: RoleNamePath, actor: CanManageRoles, res: Res, ip: ClientIp) -> Response:
+    try:
+        async with res.sessions() as s, s.begin():
+            # Locked: of two deletes at once, the second finds nothing (404), not a vanished row.
+            role = await service.role_by_name(s, name, lock=True)
+            if role is None:
+                raise Problem(404, "no such role", kind="not-found")
+            policy.check_role_edit(await service.grants_of(s, actor.user_id), name)
+            if role.builtin:
+                raise Problem(409, "built-in roles cannot be deleted", kind="conflict")
+            await s.delete(role)
+    except Refused as exc:
+        raise await _refuse(res, actor, ip, exc, action="role.delete", resource=f"role:{name}") from exc
+    await _flush_grants(res)
     await audit(
         res.sessions,
         action="role.delete",
