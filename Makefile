@@ -14,7 +14,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export HEARTH_CACHE
 
 PY := .venv/bin/python
-PY_SOURCES := hearth tests bench/deploy __main__.py
+PY_SOURCES := hearth tests bench/deploy policies __main__.py
 
 .PHONY: help
 help: ## List the targets

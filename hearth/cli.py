@@ -54,7 +54,7 @@ def run(command: str, stack_name: str, *, purge: bool = False, show_secrets: boo
     if command == "up":
         # The Compose project compares its containers with the engine's in every diff: a
         # container removed, stopped or changed by hand is put back without a refresh.
-        result = stack.up(on_output=show, color="auto")
+        result = stack.preview_then_up(on_output=show, color="auto")
         _out(sign_in_text(stack_name, result.outputs, own_ca=settings.domain is None))
     elif command == "preview":
         stack.preview(on_output=show, diff=True, color="auto")

@@ -22,6 +22,8 @@ bash tools/docker-engine.sh
 bash tools/compose.sh
 bash tools/build-images.sh
 bash tools/pulumi-toolchain.sh
+# The launcher Pulumi starts for the security baseline (policies/, ADR 0008).
+bash tools/pulumi/install-analyzer.sh
 
 ACTIONLINT=$HEARTH_CACHE/actionlint-$ACTIONLINT_VERSION/actionlint
 if [ ! -x "$ACTIONLINT" ]; then

@@ -1,0 +1,1 @@
+"""Hearth's CrossGuard policy pack (PulumiPolicy.yaml); the checks live in `baseline`."""

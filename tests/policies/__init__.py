@@ -1,0 +1,1 @@
+"""The security baseline policy pack (policies/)."""
