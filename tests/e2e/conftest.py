@@ -225,3 +225,10 @@ def edge(platform: Platform) -> Edge:
         ]
     )
     return Edge(f"https://localhost:{HTTPS_PORT}", ca)
+
+
+def login(edge: Edge, email: str, password: str) -> str:
+    r = edge.request("POST", "/api/v1/auth/login", body={"email": email, "password": password})
+    assert r.status == 200, r.body
+    token: str = r.json()["access_token"]
+    return token

@@ -7,6 +7,7 @@ as a browser would. Runs before test_platform.py's destroy tests (alphabetical o
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -14,13 +15,16 @@ import secrets
 import socket
 import ssl
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from hearth.catalog import app, edge
-from tests.e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, run
+from tests.e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, login, run
+
+pytestmark = pytest.mark.e2e
 
 CLIENT_SCRIPT = """
 import http.client, json, socket, ssl, sys
@@ -276,3 +280,281 @@ def test_the_apps_metrics_answer_on_the_internal_network(
     )
     out = run(["docker", "exec", owner.container, "python3", "-c", script])
     assert "# TYPE" in out, out[:500]
+
+
+# ---- accounts for the tests below ------------------------------------------------------------
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    password: str
+    token: str
+
+
+def new_user(edge: Edge) -> User:
+    email = f"u-{secrets.token_hex(4)}@example.org"
+    password = secrets.token_urlsafe(18)
+    r = edge.request("POST", "/api/v1/auth/register", body={"email": email, "password": password})
+    assert r.status in (201, 202), r.body
+    token = login(edge, email, password)
+    me = edge.request("GET", "/api/v1/me", token=token)
+    assert me.status == 200, me.body
+    return User(me.json()["id"], email, password, token)
+
+
+def relogin(edge: Edge, user: User) -> User:
+    return User(user.id, user.email, user.password, login(edge, user.email, user.password))
+
+
+def audit_entries(edge: Edge, admin_token: str, outcome: str) -> list[dict[str, Any]]:
+    r = edge.request("GET", f"/api/v1/admin/audit?outcome={outcome}&limit=100", token=admin_token)
+    assert r.status == 200, r.body
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+# ---- 3. nobody grants what they do not hold --------------------------------------------------
+
+
+def test_a_user_manager_cannot_make_anyone_admin_and_each_refusal_is_audited(
+    edge: Edge, admin_token: str
+) -> None:
+    helpdesk = f"helpdesk-{secrets.token_hex(3)}"
+    r = edge.request(
+        "POST",
+        "/api/v1/admin/roles",
+        body={"name": helpdesk, "permissions": ["users:read", "users:manage"]},
+        token=admin_token,
+    )
+    assert r.status == 201, r.body
+    mallory, other = new_user(edge), new_user(edge)
+    r = edge.request(
+        "PUT",
+        f"/api/v1/admin/users/{mallory.id}/roles",
+        body={"roles": [helpdesk]},
+        token=admin_token,
+    )
+    assert r.status == 200, r.body
+    mallory = relogin(edge, mallory)
+
+    for target in (mallory, other):
+        r = edge.request(
+            "PUT",
+            f"/api/v1/admin/users/{target.id}/roles",
+            body={"roles": ["admin"]},
+            token=mallory.token,
+        )
+        assert r.status == 403, (target.email, r.status, r.body)
+        assert r.headers.get("Content-Type") == "application/problem+json"
+    me = edge.request("GET", "/api/v1/me", token=mallory.token).json()
+    assert "admin" not in me["roles"], me
+    denied = [e for e in audit_entries(edge, admin_token, "denied") if e["actor_id"] == mallory.id]
+    assert len(denied) >= 2, denied
+
+
+def test_a_role_manager_cannot_widen_a_role_past_what_they_hold(
+    edge: Edge, admin_token: str
+) -> None:
+    editors = f"editors-{secrets.token_hex(3)}"
+    r = edge.request(
+        "POST",
+        "/api/v1/admin/roles",
+        body={"name": editors, "permissions": ["roles:manage"]},
+        token=admin_token,
+    )
+    assert r.status == 201, r.body
+    mallory = new_user(edge)
+    r = edge.request(
+        "PUT",
+        f"/api/v1/admin/users/{mallory.id}/roles",
+        body={"roles": [editors]},
+        token=admin_token,
+    )
+    assert r.status == 200, r.body
+    mallory = relogin(edge, mallory)
+    r = edge.request(
+        "PATCH",
+        f"/api/v1/admin/roles/{editors}",
+        body={"permissions": ["roles:manage", "users:manage", "keys:rotate"]},
+        token=mallory.token,
+    )
+    assert r.status == 403, r.body
+    me = edge.request("GET", "/api/v1/me", token=relogin(edge, mallory).token).json()
+    assert me["permissions"] == ["roles:manage"], me
+
+
+# ---- 4. a revocation takes effect at once, on every replica ------------------------------------
+
+
+def test_a_removed_member_is_refused_by_every_replica_at_once(edge: Edge) -> None:
+    owner, member = new_user(edge), new_user(edge)
+    r = edge.request("POST", "/api/v1/projects", body={"name": "revocation"}, token=owner.token)
+    assert r.status == 201, r.body
+    project = f"/api/v1/projects/{r.json()['id']}"
+    stale: list[int] = []
+    for _ in range(8):
+        r = edge.request(
+            "PUT", f"{project}/members/{member.id}", body={"role": "viewer"}, token=owner.token
+        )
+        assert r.status == 200, r.body
+        # Warm every replica's path while the removal runs alongside.
+        with ThreadPoolExecutor(6) as pool:
+            reads = [
+                pool.submit(edge.request, "GET", project, token=member.token) for _ in range(12)
+            ]
+            removal = pool.submit(
+                edge.request, "DELETE", f"{project}/members/{member.id}", token=owner.token
+            )
+            assert removal.result().status == 204, removal.result().body
+            for read in reads:
+                read.result()
+        after = [edge.request("GET", project, token=member.token).status for _ in range(6)]
+        stale += [s for s in after if s == 200]
+    assert stale == [], f"{len(stale)} reads after a removal still saw the project"
+
+
+def test_a_demoted_admin_is_refused_at_once(edge: Edge, admin_token: str) -> None:
+    deputy = new_user(edge)
+    r = edge.request(
+        "PUT",
+        f"/api/v1/admin/users/{deputy.id}/roles",
+        body={"roles": ["admin"]},
+        token=admin_token,
+    )
+    assert r.status == 200, r.body
+    deputy = relogin(edge, deputy)
+    stale = 0
+    for _ in range(5):
+        r = edge.request(
+            "PUT",
+            f"/api/v1/admin/users/{deputy.id}/roles",
+            body={"roles": ["admin"]},
+            token=admin_token,
+        )
+        assert r.status == 200, r.body
+        with ThreadPoolExecutor(6) as pool:
+            reads = [
+                pool.submit(edge.request, "GET", "/api/v1/admin/users", token=deputy.token)
+                for _ in range(12)
+            ]
+            demotion = pool.submit(
+                edge.request,
+                "PUT",
+                f"/api/v1/admin/users/{deputy.id}/roles",
+                body={"roles": []},
+                token=admin_token,
+            )
+            assert demotion.result().status == 200, demotion.result().body
+            for read in reads:
+                read.result()
+        stale += sum(
+            edge.request("GET", "/api/v1/admin/users", token=deputy.token).status == 200
+            for _ in range(6)
+        )
+    assert stale == 0, f"{stale} admin reads after the demotion were still allowed"
+
+
+# ---- 5. every replica sees a new signing key at once --------------------------------------------
+
+
+def kid_of(token: str) -> str:
+    header = token.split(".")[0]
+    kid: str = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+    return kid
+
+
+def test_after_a_key_rotation_every_replica_verifies_and_signs_with_the_new_key(
+    edge: Edge, admin_token: str
+) -> None:
+    user = new_user(edge)
+    r = edge.request("POST", "/api/v1/admin/keys/rotate", token=admin_token)
+    assert r.status == 200, r.body
+    kid = r.json()["kid"]
+    # Logins alternate between the replicas (round robin): each must sign with the new key.
+    tokens = [login(edge, user.email, user.password) for _ in range(4)]
+    assert {kid_of(t) for t in tokens} == {kid}
+    # And each replica verifies a token the other one just signed.
+    statuses = [edge.request("GET", "/api/v1/me", token=t).status for t in tokens for _ in range(2)]
+    assert statuses == [200] * len(statuses)
+
+
+# ---- 2. parallel guesses cannot outrun the backoff, nor keep the owner out -------------------
+
+
+def test_parallel_guesses_reach_the_password_check_at_most_five_times(
+    edge: Edge, clients: tuple[Client, Client]
+) -> None:
+    attacker, owner = clients
+    victim = new_user(edge)
+    guess = {"email": victim.email, "password": "not-the-password-1"}
+    answers = attacker.send(
+        *[{"method": "POST", "path": "/api/v1/auth/login", "json": guess}] * 20, parallel=10
+    )
+    statuses = sorted(a.status for a in answers)
+    # 401: the password was checked (and wrong); 429: refused before any check.
+    assert statuses.count(401) <= 5 and set(statuses) <= {401, 429}, statuses
+    assert all("Retry-After" in a.headers for a in answers if a.status == 429)
+    # The owner, elsewhere, is not kept out.
+    right = {"email": victim.email, "password": victim.password}
+    assert owner.one("POST", "/api/v1/auth/login", json=right).status == 200
+
+
+# ---- 8. registration and sign-in give nothing away ------------------------------------------
+
+
+def test_registering_a_taken_email_answers_like_a_new_one(edge: Edge) -> None:
+    taken = new_user(edge)
+    fresh = {"email": f"new-{secrets.token_hex(4)}@example.org", "password": "x" * 16}
+    again = {"email": taken.email, "password": "y" * 16}
+    a = edge.request("POST", "/api/v1/auth/register", body=fresh)
+    b = edge.request("POST", "/api/v1/auth/register", body=again)
+    assert a.status == b.status == 201, (a.body, b.body)
+    assert sorted(a.json()) == sorted(b.json())
+    # Nothing changed for the account that was there.
+    assert login(edge, taken.email, taken.password)
+
+
+@pytest.mark.parametrize("trick", ["\u202e", "\u200b", "\x00", "\u2028"])
+def test_emails_with_invisible_or_control_characters_are_refused(edge: Edge, trick: str) -> None:
+    email = f"look{trick}alike-{secrets.token_hex(3)}@example.org"
+    r = edge.request("POST", "/api/v1/auth/register", body={"email": email, "password": "z" * 16})
+    assert r.status == 422, r.body
+    assert f"U+{ord(trick):04X}" in r.body.decode(), r.body
+
+
+def test_a_disabled_account_answers_exactly_like_a_wrong_password(
+    edge: Edge, admin_token: str
+) -> None:
+    user = new_user(edge)
+    r = edge.request(
+        "PATCH", f"/api/v1/admin/users/{user.id}", body={"is_disabled": True}, token=admin_token
+    )
+    assert r.status == 200, r.body
+    right = edge.request(
+        "POST", "/api/v1/auth/login", body={"email": user.email, "password": user.password}
+    )
+    wrong = edge.request(
+        "POST", "/api/v1/auth/login", body={"email": user.email, "password": "not-it-at-all"}
+    )
+    assert right.status == wrong.status == 401
+    strip = ("request_id", "instance")
+    assert {k: v for k, v in right.json().items() if k not in strip} == {
+        k: v for k, v in wrong.json().items() if k not in strip
+    }
+
+
+def test_adding_the_same_member_twice_at_once_never_fails(edge: Edge) -> None:
+    owner, member = new_user(edge), new_user(edge)
+    r = edge.request("POST", "/api/v1/projects", body={"name": "twice"}, token=owner.token)
+    assert r.status == 201, r.body
+    url = f"/api/v1/projects/{r.json()['id']}/members/{member.id}"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: edge.request("PUT", url, body={"role": "viewer"}, token=owner.token),
+                range(8),
+            )
+        )
+    assert {a.status for a in answers} <= {200, 409}, [a.status for a in answers]

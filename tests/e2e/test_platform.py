@@ -32,7 +32,7 @@ from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, data_stores
 from hearth.settings import PROJECT
 from hearth.targets import docker as docker_target
 from hearth.workspace import STATE_DIR
-from tests.e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, run
+from tests.e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, login, run
 
 pytestmark = pytest.mark.e2e
 
@@ -147,13 +147,6 @@ class Journey:
     project_id: str
     file_id: str
     jetstream_seqs: list[int]
-
-
-def login(edge: Edge, email: str, password: str) -> str:
-    r = edge.request("POST", "/api/v1/auth/login", body={"email": email, "password": password})
-    assert r.status == 200, r.body
-    token: str = r.json()["access_token"]
-    return token
 
 
 def wait_for(what: str, check: Any, timeout: float = 60, every: float = 1) -> Any:
