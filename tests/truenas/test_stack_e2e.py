@@ -106,7 +106,7 @@ def assert_hardened(doc: dict[str, Any], specs: dict[str, Any]) -> None:
         assert svc["read_only"] is spec.read_only, name
         assert svc["mem_limit"] == svc["memswap_limit"], name
         assert svc["pids_limit"] == spec.processes, name
-        assert svc["logging"]["options"]["max-size"], name
+        assert svc["logging"]["options"]["cache-max-size"], name
         assert svc["restart"] == spec.restart, name
         if not spec.one_shot:
             assert svc["healthcheck"]["test"][0] == "CMD", name
