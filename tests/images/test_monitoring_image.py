@@ -5,6 +5,7 @@ default stack and for one with a domain, a webhook and mail."""
 from __future__ import annotations
 
 import posixpath
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -49,6 +50,20 @@ CHECKS = {
 """Service → the command that checks its rendered files, mounted at /c."""
 
 
+DOCKER = shutil.which("docker") or "/usr/bin/docker"
+HARDENED = ("--rm", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
+
+
+def docker_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - docker with arguments from these tests
+        [DOCKER, "run", *HARDENED, "--network", "none", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def write_files(spec: ServiceSpec, into: Path) -> None:
     for f in spec.files:
         if f.target.startswith(f"{ETC}/dashboards/"):
@@ -70,17 +85,7 @@ def test_the_programs_accept_the_rendered_configuration(
     (spec,) = [s for s in services(settings) if s.name == service]
     write_files(spec, tmp_path)
     tmp_path.chmod(0o755)
-    proc = subprocess.run(  # noqa: S603 - docker with arguments from this test
-        [
-            "docker", "run", "--rm", "--read-only", "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges", "--user", spec.user, "--network", "none",
-            "-v", f"{tmp_path}:/c:ro", image, *CHECKS[service],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )  # fmt: skip
+    proc = docker_run("--user", spec.user, "-v", f"{tmp_path}:/c:ro", image, *CHECKS[service])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
@@ -98,16 +103,6 @@ def test_the_nats_exporter_and_every_program_start_without_capabilities(image: s
         "vmalert",
         "hearth-nats-exporter",
     ):
-        proc = subprocess.run(  # noqa: S603 - docker with arguments from this test
-            [
-                "docker", "run", "--rm", "--read-only", "--cap-drop", "ALL",
-                "--security-opt", "no-new-privileges", "--network", "none",
-                image, program, "--help",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )  # fmt: skip
+        proc = docker_run(image, program, "--help")
         assert "operation not permitted" not in (proc.stdout + proc.stderr).lower(), program
         assert "usage" in (proc.stdout + proc.stderr).lower(), (program, proc.stderr[-500:])
