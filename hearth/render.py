@@ -175,6 +175,8 @@ def _service(
             "retries": hc.retries,
             "start_period": _duration(hc.start_period_s),
         }
+    if spec.dns_options:
+        svc["dns_opt"] = list(spec.dns_options)
     svc["restart"] = spec.restart
     svc["logging"] = {"driver": logging["driver"], "options": dict(logging["options"])}
     svc["networks"] = {net: {"aliases": [spec.name]} for net in spec.networks}

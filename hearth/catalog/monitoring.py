@@ -67,6 +67,10 @@ UI_PATHS = {METRICS: "/dashboards/vmui/", LOGS: "/logs/select/vmui/", VMALERT: "
 """Where each UI starts, under its prefix."""
 UI_PORTS = {METRICS: METRICS_PORT, LOGS: LOGS_PORT, VMALERT: VMALERT_PORT}
 
+DNS_OPTIONS = ("timeout:1", "attempts:1")
+"""A scraper or exporter answers within its scrape timeout when a peer is gone: the lookup
+of a stopped service's name fails after a second instead of ten (ServiceSpec.dns_options)."""
+
 PERMISSION = "dashboards:view"
 """What a user needs to see any monitoring UI (the app's permission catalogue)."""
 
@@ -150,6 +154,7 @@ def _spec(
         processes=processes,
         metrics=MetricsEndpoint(port, metrics_path),
         labels=LABELS,
+        dns_options=DNS_OPTIONS,
     )
 
 

@@ -149,6 +149,10 @@ class ServiceSpec:
     metrics: MetricsEndpoint | None = None
     """Its Prometheus metrics, scraped by VictoriaMetrics; the service must be on
     `monitoring`. None: nothing to scrape (an exporter service may speak for it)."""
+    dns_options: tuple[str, ...] = ()
+    """resolv.conf options (Compose `dns_opt`), e.g. `timeout:1`: on an internal network
+    the name of a stopped service is forwarded to resolvers nobody reaches, and the lookup
+    takes the resolver's full timeout (5 s, twice) unless told otherwise."""
 
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").isalnum() or not self.name.islower():

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import urllib.error
 import urllib.parse
-from collections.abc import Callable, Iterator
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import pytest
@@ -45,8 +47,13 @@ def login(edge: Edge, email: str, password: str) -> str:
     assert r.status == 200, r.body
     token: str = r.json()["access_token"]
     # The browser's way: the edge's forward auth reads the cookie the login sets.
-    assert "hearth_access=" in r.headers.get("set-cookie", ""), r.headers
+    assert "hearth_access=" in header(r.headers, "Set-Cookie"), r.headers
     return token
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A response header by name, whatever its case on the wire."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), "")
 
 
 def cookie(token: str) -> dict[str, str]:
@@ -133,10 +140,18 @@ def test_monitoring_uis_answer_the_admin(edge: Edge, admin: dict[str, str], path
     assert b"<html" in r.body.lower()
 
 
+class _Keep(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kw: Any) -> None:
+        return None  # the redirect itself is the answer under test
+
+
 def test_the_prefixes_redirect_to_their_ui(edge: Edge) -> None:
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=edge.tls), _Keep)
     for prefix, start in zip(monitoring.PREFIXES.values(), UIS, strict=True):
-        r = edge.request("GET", prefix)
-        assert (r.status, r.headers.get("Location")) == (302, start), prefix
+        for path in (prefix, prefix + "/"):
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                opener.open(edge.base + path, timeout=15)
+            assert (answer.value.code, answer.value.headers["Location"]) == (302, start), path
 
 
 # ---- dashboards -------------------------------------------------------------------------------
@@ -176,7 +191,7 @@ def test_a_requests_id_is_in_the_logs_of_the_replica_that_served_it_within_30_s(
 ) -> None:
     rid = f"obs-{secrets.token_hex(8)}"
     r = edge.request("GET", "/api/v1/auth/me", headers={"X-Request-Id": rid})
-    assert r.headers.get("x-request-id") == rid, r.headers
+    assert header(r.headers, "X-Request-Id") == rid, r.headers
     logs = monitoring.PREFIXES[monitoring.LOGS]
     query = urllib.parse.urlencode({"query": f'"{rid}"', "limit": "10"})
 
