@@ -151,7 +151,8 @@ def test_the_prefixes_redirect_to_their_ui(edge: Edge) -> None:
         for path in (prefix, prefix + "/"):
             with pytest.raises(urllib.error.HTTPError) as answer:
                 opener.open(edge.base + path, timeout=15)
-            assert (answer.value.code, answer.value.headers["Location"]) == (302, start), path
+            with answer.value as redirect:  # closes its connection
+                assert (redirect.code, redirect.headers["Location"]) == (302, start), path
 
 
 # ---- dashboards -------------------------------------------------------------------------------
