@@ -146,9 +146,15 @@ def main() -> int:
         email, password = outputs["adminEmail"].value, outputs["adminPassword"].value
     base = base.rstrip("/")
     tls = edge_ca(args.stack)
-    status, _, body = request(
-        tls, f"{base}/api/v1/auth/login", {"email": email, "password": password}
-    )
+    # A platform still starting (or one whose database is briefly away) answers 5xx: retry.
+    for _ in range(60):
+        status, _, body = request(
+            tls, f"{base}/api/v1/auth/login", {"email": email, "password": password}
+        )
+        if status != 200 and status >= 500:
+            time.sleep(3)
+            continue
+        break
     if status != 200:
         sys.exit(f"login failed: {status} {body[:200]!r}")
     token = json.loads(body)["access_token"]

@@ -568,8 +568,9 @@ def test_idle_memory_of_the_platform(platform: Platform, journey: Journey) -> No
     platform.figures["idle_memory_per_container_mib"] = {
         k: round(v / 2**20, 1) for k, v in sorted(per.items())
     }
-    # The target of docs/benchmarks.md: the whole platform idle in 450 MiB.
-    assert 0 < total <= 450 * 2**20, f"idle memory {total / 2**20:.0f} MiB is over 450 MiB: {per}"
+    # The target of docs/benchmarks.md: the whole platform idle in 615 MiB (450 before the
+    # monitoring, which measured 166 MiB of its own).
+    assert 0 < total <= 615 * 2**20, f"idle memory {total / 2**20:.0f} MiB is over 615 MiB: {per}"
 
 
 def test_active_health_checks_take_a_hung_replica_out(platform: Platform, edge: Edge) -> None:
