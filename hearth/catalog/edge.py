@@ -68,9 +68,13 @@ def caddyfile(settings: Settings) -> str:
         forward_auth=f"{FORWARD_AUTH}?permission={monitoring.PERMISSION}",
         uis=[
             {
+                "name": name,
                 "prefix": prefix,
                 "upstream": f"{name}:{monitoring.UI_PORTS[name]}",
                 "start": monitoring.UI_PATHS[name],
+                "methods": monitoring.UI_ROUTES[name].methods,
+                "paths": [prefix + p for p in monitoring.UI_ROUTES[name].paths],
+                "denied": [prefix + p for p in monitoring.UI_ROUTES[name].denied],
             }
             for name, prefix in monitoring.PREFIXES.items()
         ],

@@ -67,6 +67,33 @@ UI_PATHS = {METRICS: "/dashboards/vmui/", LOGS: "/logs/select/vmui/", VMALERT: "
 """Where each UI starts, under its prefix."""
 UI_PORTS = {METRICS: METRICS_PORT, LOGS: LOGS_PORT, VMALERT: VMALERT_PORT}
 
+
+@dataclass(frozen=True)
+class UiRoute:
+    """What the edge passes on to a UI's service, under its prefix: the UI and the read
+    APIs it calls, with these methods. Nothing else: not the ingestion, deletion, admin or
+    debug endpoints, which `dashboards:view` must not reach."""
+
+    methods: tuple[str, ...]
+    paths: tuple[str, ...]
+    denied: tuple[str, ...] = ()
+
+
+UI_ROUTES = {
+    # vmui and the Prometheus query API; GET only (imports are POST), and never
+    # /api/v1/admin (delete_series answers GET too).
+    METRICS: UiRoute(
+        methods=("GET", "HEAD"),
+        paths=("/vmui/*", "/api/v1/*", "/prometheus/api/v1/*"),
+        denied=("/api/v1/admin/*", "/prometheus/api/v1/admin/*"),
+    ),
+    # VictoriaLogs' UI and its LogsQL API (queries may be POSTed forms); never /insert.
+    LOGS: UiRoute(methods=("GET", "HEAD", "POST"), paths=("/select/*",)),
+    # vmalert's UI and its read API; never /-/reload.
+    VMALERT: UiRoute(methods=("GET", "HEAD"), paths=("/vmalert/*", "/api/v1/*")),
+}
+"""Paths relative to the UI's prefix (PREFIXES)."""
+
 DNS_OPTIONS = ("timeout:1", "attempts:1")
 """A scraper or exporter answers within its scrape timeout when a peer is gone: the lookup
 of a stopped service's name fails after a second instead of ten (ServiceSpec.dns_options)."""

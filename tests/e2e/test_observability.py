@@ -140,6 +140,26 @@ def test_monitoring_uis_answer_the_admin(edge: Edge, admin: dict[str, str], path
     assert b"<html" in r.body.lower()
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/dashboards/api/v1/admin/tsdb/delete_series?match[]=up"),
+        ("POST", "/dashboards/api/v1/import"),
+        ("GET", "/dashboards/flags"),
+        ("GET", "/dashboards/metrics"),
+        ("POST", "/logs/insert/jsonline"),
+        ("GET", "/logs/internal/force_flush"),
+        ("GET", "/alerts/-/reload"),
+    ],
+)
+def test_viewing_never_reaches_what_writes_deletes_or_administers(
+    edge: Edge, admin: dict[str, str], method: str, path: str
+) -> None:
+    r = edge.request(method, path, headers=admin, raw=b"{}" if method == "POST" else None)
+    assert r.status == 403, (method, path, r.status, r.body[:200])
+    assert r.body == b"not through the edge"
+
+
 class _Keep(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kw: Any) -> None:
         return None  # the redirect itself is the answer under test

@@ -86,13 +86,17 @@ def test_every_long_running_service_has_its_memory_limit_as_a_series() -> None:
 def test_every_monitoring_ui_is_behind_forward_auth_with_the_permission() -> None:
     text = caddyfile(LOCAL)
     for name, prefix in monitoring.PREFIXES.items():
-        block = re.search(rf"\thandle {prefix}/\* {{\n(.*?)\n\t}}\n", text, re.S)
+        block = re.search(rf"\thandle {prefix}/\* {{\n\t\troute {{\n(.*?)\n\t\t}}\n", text, re.S)
         assert block, prefix
         body = block.group(1)
         auth = body.index("forward_auth app-1:8000 app-2:8000 {")
         assert "uri /api/v1/auth/forward?permission=dashboards:view" in body, prefix
-        upstream = f"reverse_proxy {name}:{monitoring.UI_PORTS[name]}"
-        assert body.index(upstream) > auth, f"{prefix}: proxied before the auth check"
+        upstream = f"reverse_proxy @{name}_reads {name}:{monitoring.UI_PORTS[name]}"
+        refused = 'respond "not through the edge" 403'
+        assert auth < body.index(upstream) < body.index(refused), f"{prefix}: out of order"
+        reads = re.search(rf"\t@{name}_reads {{\n(.*?)\n\t}}\n", text, re.S)
+        assert reads, name
+        assert "POST" not in reads.group(1) or name == monitoring.LOGS, name
     # Never a route to Alertmanager, the exporters or Caddy's own metrics.
     for hidden in (":9093", ":9187", ":9121", ":7777", ":9100", ":9115", "reverse_proxy edge"):
         assert hidden not in text, hidden
