@@ -102,9 +102,18 @@ class Page:
                 result: dict[str, Any] = msg.get("result", {})
                 return result
 
-    def shoot(self, url: str, out: Path, settle_s: float) -> None:
+    def shoot(self, url: str, out: Path, settle_s: float, tab: str | None = None) -> None:
         self.call("Page.navigate", url=url)
         time.sleep(settle_s)  # vmui draws after its queries answer; nothing to poll
+        if tab:
+            # vmui lists its own predefined dashboard first; ours are the next tabs.
+            click = (
+                "[...document.querySelectorAll('button, a, div, span')]"
+                f".find(e => e.children.length === 0 && e.textContent.trim() === {json.dumps(tab)})"
+                "?.click() !== undefined"
+            )
+            self.call("Runtime.evaluate", expression=click)
+            time.sleep(settle_s)
         png = self.call("Page.captureScreenshot", format="png")["data"]
         out.write_bytes(base64.b64decode(png))
         print(f"wrote {out.relative_to(ROOT)}")  # noqa: T201 - a command-line tool
@@ -162,11 +171,11 @@ def main() -> int:
     rid = f"docs-{secrets.token_hex(6)}"
     request(
         tls,
-        f"{base}/api/v1/auth/me",
+        f"{base}/api/v1/me",
         headers={"Authorization": f"Bearer {token}", "X-Request-Id": rid},
     )
     for _ in range(30):
-        request(tls, f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        request(tls, f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     time.sleep(3)  # the syslog line and a scrape, both seconds away
 
     out = Path(args.out)
@@ -197,7 +206,8 @@ def main() -> int:
                 page.shoot(
                     f"{dashboards}#/dashboards?g0.range_input=30m",
                     out / "monitoring-overview.png",
-                    settle_s=12,
+                    settle_s=10,
+                    tab="Platform overview",
                 )
                 query = urllib.parse.quote(f'"{rid}"')
                 logs = base + monitoring.UI_PATHS[monitoring.LOGS]

@@ -74,7 +74,6 @@ def caddyfile(settings: Settings) -> str:
                 "start": monitoring.UI_PATHS[name],
                 "methods": monitoring.UI_ROUTES[name].methods,
                 "paths": [prefix + p for p in monitoring.UI_ROUTES[name].paths],
-                "denied": [prefix + p for p in monitoring.UI_ROUTES[name].denied],
             }
             for name, prefix in monitoring.PREFIXES.items()
         ],

@@ -76,16 +76,23 @@ class UiRoute:
 
     methods: tuple[str, ...]
     paths: tuple[str, ...]
-    denied: tuple[str, ...] = ()
 
 
+_PROMETHEUS_READS = (
+    "/api/v1/query",
+    "/api/v1/query_range",
+    "/api/v1/series",
+    "/api/v1/labels",
+    "/api/v1/label/*",
+    "/api/v1/metadata",
+    "/api/v1/export",
+    "/api/v1/status/*",
+)
 UI_ROUTES = {
-    # vmui and the Prometheus query API; GET only (imports are POST), and never
-    # /api/v1/admin (delete_series answers GET too).
+    # vmui POSTs its queries as forms; its read API (no /api/v1/import, no /api/v1/admin).
     METRICS: UiRoute(
-        methods=("GET", "HEAD"),
-        paths=("/vmui/*", "/api/v1/*", "/prometheus/api/v1/*"),
-        denied=("/api/v1/admin/*", "/prometheus/api/v1/admin/*"),
+        methods=("GET", "HEAD", "POST"),
+        paths=("/vmui/*", *_PROMETHEUS_READS, *(f"/prometheus{p}" for p in _PROMETHEUS_READS)),
     ),
     # VictoriaLogs' UI and its LogsQL API (queries may be POSTed forms); never /insert.
     LOGS: UiRoute(methods=("GET", "HEAD", "POST"), paths=("/select/*",)),

@@ -144,6 +144,7 @@ def test_monitoring_uis_answer_the_admin(edge: Edge, admin: dict[str, str], path
     ("method", "path"),
     [
         ("GET", "/dashboards/api/v1/admin/tsdb/delete_series?match[]=up"),
+        ("POST", "/dashboards/api/v1/admin/tsdb/delete_series?match[]=up"),
         ("POST", "/dashboards/api/v1/import"),
         ("GET", "/dashboards/flags"),
         ("GET", "/dashboards/metrics"),
@@ -173,6 +174,20 @@ def test_the_prefixes_redirect_to_their_ui(edge: Edge) -> None:
                 opener.open(edge.base + path, timeout=15)
             with answer.value as redirect:  # closes its connection
                 assert (redirect.code, redirect.headers["Location"]) == (302, start), path
+
+
+def test_vmui_queries_pass_as_vmui_sends_them(edge: Edge, admin: dict[str, str]) -> None:
+    """vmui POSTs its range queries as forms: the edge lets these through."""
+    now = int(time.time())
+    form = urllib.parse.urlencode({"query": "up", "start": now - 300, "end": now, "step": 15})
+    r = edge.request(
+        "POST",
+        f"{monitoring.PREFIXES[monitoring.METRICS]}/api/v1/query_range",
+        raw=form.encode(),
+        headers={**admin, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status == 200, r.body[:300]
+    assert r.json()["data"]["result"], "no series of `up` in the last five minutes"
 
 
 # ---- dashboards -------------------------------------------------------------------------------
@@ -211,7 +226,7 @@ def test_a_requests_id_is_in_the_logs_of_the_replica_that_served_it_within_30_s(
     platform: Platform, edge: Edge, admin: dict[str, str]
 ) -> None:
     rid = f"obs-{secrets.token_hex(8)}"
-    r = edge.request("GET", "/api/v1/auth/me", headers={"X-Request-Id": rid})
+    r = edge.request("GET", "/api/v1/me", headers={"X-Request-Id": rid})
     assert header(r.headers, "X-Request-Id") == rid, r.headers
     logs = monitoring.PREFIXES[monitoring.LOGS]
     query = urllib.parse.urlencode({"query": f'"{rid}"', "limit": "10"})
