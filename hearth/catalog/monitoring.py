@@ -89,10 +89,16 @@ _PROMETHEUS_READS = (
     "/api/v1/status/*",
 )
 UI_ROUTES = {
-    # vmui POSTs its queries as forms; its read API (no /api/v1/import, no /api/v1/admin).
+    # vmui POSTs its queries as forms, to its server URL `<prefix>/prometheus`, where it also
+    # reads the dashboards; its read API (no /api/v1/import, no /api/v1/admin).
     METRICS: UiRoute(
         methods=("GET", "HEAD", "POST"),
-        paths=("/vmui/*", *_PROMETHEUS_READS, *(f"/prometheus{p}" for p in _PROMETHEUS_READS)),
+        paths=(
+            "/vmui/*",
+            "/prometheus/vmui/*",
+            *_PROMETHEUS_READS,
+            *(f"/prometheus{p}" for p in _PROMETHEUS_READS),
+        ),
     ),
     # VictoriaLogs' UI and its LogsQL API (queries may be POSTed forms); never /insert.
     LOGS: UiRoute(methods=("GET", "HEAD", "POST"), paths=("/select/*",)),

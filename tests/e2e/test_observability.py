@@ -176,13 +176,21 @@ def test_the_prefixes_redirect_to_their_ui(edge: Edge) -> None:
                 assert (redirect.code, redirect.headers["Location"]) == (302, start), path
 
 
-def test_vmui_queries_pass_as_vmui_sends_them(edge: Edge, admin: dict[str, str]) -> None:
-    """vmui POSTs its range queries as forms: the edge lets these through."""
+def test_vmui_gets_our_dashboards_and_its_queries_through(
+    edge: Edge, admin: dict[str, str]
+) -> None:
+    """vmui reads the dashboards and POSTs its range queries as forms, both to its server
+    URL (`<prefix>/prometheus`): the edge lets these through."""
+    server = f"{monitoring.PREFIXES[monitoring.METRICS]}/prometheus"
+    r = edge.request("GET", f"{server}/vmui/custom-dashboards", headers=admin)
+    assert r.status == 200, r.body[:300]
+    titles = {d["title"] for d in r.json()["dashboardsSettings"]}
+    assert len(titles) == len(monitoring.DASHBOARDS) and "Platform overview" in titles
     now = int(time.time())
     form = urllib.parse.urlencode({"query": "up", "start": now - 300, "end": now, "step": 15})
     r = edge.request(
         "POST",
-        f"{monitoring.PREFIXES[monitoring.METRICS]}/api/v1/query_range",
+        f"{server}/api/v1/query_range",
         raw=form.encode(),
         headers={**admin, "Content-Type": "application/x-www-form-urlencoded"},
     )
