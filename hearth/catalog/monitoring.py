@@ -13,7 +13,7 @@
   certificate, S3's health).
 
 Everything is on the internal `monitoring` network; people reach the UIs through the
-edge only, under the platform's login (edge.py: PREFIXES).
+edge only, under the platform's login (PREFIXES, UI_ROUTES; the edge's Caddyfile).
 """
 
 from __future__ import annotations
@@ -63,8 +63,12 @@ SYSLOG_PORT = 5514
 
 PREFIXES = {METRICS: "/dashboards", LOGS: "/logs", VMALERT: "/alerts"}
 """Path prefix of each UI on the platform's site (the edge routes these under login)."""
-UI_PATHS = {METRICS: "/dashboards/vmui/", LOGS: "/logs/select/vmui/", VMALERT: "/alerts/vmalert/"}
-"""Where each UI starts, under its prefix."""
+UI_PATHS = {
+    METRICS: f"{PREFIXES[METRICS]}/vmui/",
+    LOGS: f"{PREFIXES[LOGS]}/select/vmui/",
+    VMALERT: f"{PREFIXES[VMALERT]}/vmalert/",
+}
+"""Where each UI starts."""
 UI_PORTS = {METRICS: METRICS_PORT, LOGS: LOGS_PORT, VMALERT: VMALERT_PORT}
 
 
@@ -118,14 +122,6 @@ DASHBOARDS = ("overview", "postgres", "valkey", "nats", "app", "edge", "host")
 """vmui dashboards, templates/monitoring/dashboards/<name>.json.j2."""
 RULES = ("services", "data", "app", "edge", "host")
 """Rule groups, templates/monitoring/rules/<name>.yml.j2 (unit tests: tests/monitoring/)."""
-
-
-@dataclass(frozen=True)
-class Exporter:
-    name: str
-    port: int
-    networks: tuple[str, ...]
-    command: tuple[str, ...]
 
 
 @dataclass(frozen=True)
