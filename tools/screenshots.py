@@ -204,7 +204,7 @@ def main() -> int:
                 )
                 dashboards = base + monitoring.UI_PATHS[monitoring.METRICS]
                 page.shoot(
-                    f"{dashboards}#/dashboards?g0.range_input=30m",
+                    f"{dashboards}#/dashboards?g0.range_input=5m",
                     out / "monitoring-overview.png",
                     settle_s=10,
                     tab="Platform overview",
