@@ -3,8 +3,10 @@ Compose document), also runnable with `docker compose` on any Engine.
 
 The same hardening as the docker target, per container: non-root user, every capability
 dropped but the spec's few, no-new-privileges, read-only root (tmpfs where the spec says),
-memory and process limits, a healthcheck (none on one-shots), a restart policy, and log
-rotation set per container (TrueNAS rewrites the daemon's own configuration).
+memory and process limits, a healthcheck (none on one-shots), a restart policy, and logging
+set per container (TrueNAS rewrites the daemon's own configuration): Docker's syslog driver
+sends every line to the logs service (VictoriaLogs) on a loopback UDP port, and keeps a
+rotated local copy for `docker logs` (dual logging, Engine 20.10+).
 
 Files the document names on the host (secrets, and the non-secret configuration files
 specs carry) are listed by `host_files`, with the owner and mode to write them with:
@@ -32,11 +34,30 @@ from typing import Any
 
 import yaml
 
-from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, check_catalog
+from hearth.catalog.spec import INTERNAL_NETWORKS, NO_NAT_NETWORKS, ServiceSpec, check_catalog
 from hearth.settings import Settings
 
-LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
-"""Rotation for the `local` log driver, the same as the docker target's."""
+NO_NAT_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
+
+LOG_ROTATION = {"cache-max-size": "10m", "cache-max-file": "3"}
+"""Rotation of the local copy `docker logs` reads (Docker's dual-logging cache), the same
+as the daemon's own for the `local` driver (tools/daemon.json)."""
+
+
+def log_config(settings: Settings) -> dict[str, Any]:
+    """Every container's logging: RFC 5424 syslog over UDP to the logs service's port on
+    the host's loopback (a send never blocks the container, even while the logs service
+    is down), tagged with the container's name, plus the rotated local copy."""
+    return {
+        "driver": "syslog",
+        "options": {
+            "syslog-address": f"udp://127.0.0.1:{settings.logs_port}",
+            "syslog-format": "rfc5424micro",
+            "tag": "{{.Name}}",
+            **LOG_ROTATION,
+        },
+    }
+
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -122,6 +143,7 @@ def _service(
     specs: Mapping[str, ServiceSpec],
     project: str,
     data_paths: Mapping[str, str] | None,
+    logging: Mapping[str, Any],
 ) -> dict[str, Any]:
     svc: dict[str, Any] = {
         "image": spec.image,
@@ -155,8 +177,10 @@ def _service(
             "retries": hc.retries,
             "start_period": _duration(hc.start_period_s),
         }
+    if spec.dns_options:
+        svc["dns_opt"] = list(spec.dns_options)
     svc["restart"] = spec.restart
-    svc["logging"] = {"driver": "local", "options": dict(LOG_OPTIONS)}
+    svc["logging"] = {"driver": logging["driver"], "options": dict(logging["options"])}
     svc["networks"] = {net: {"aliases": [spec.name]} for net in spec.networks}
     if spec.depends_on:
         svc["depends_on"] = {
@@ -255,12 +279,15 @@ def render(
     doc: dict[str, Any] = {
         "name": project,
         "x-hearth": {"platform": settings.platform, "rendered-by": "hearth.render"},
-        "services": {s.name: _service(s, by_name, project, data_paths) for s in specs},
+        "services": {
+            s.name: _service(s, by_name, project, data_paths, log_config(settings)) for s in specs
+        },
         "networks": {
             net: {
                 "name": f"{project}-{net}",
                 "internal": net in INTERNAL_NETWORKS,
                 "labels": {"hearth.project": project},
+                **({"driver_opts": {NO_NAT_OPTION: "false"}} if net in NO_NAT_NETWORKS else {}),
             }
             for net in used_networks
         },

@@ -71,6 +71,33 @@ class Settings(BaseModel):
     with the generated `adminPassword` secret."""
     data_root: str | None = None
     """Host directory for data on linux and wsl2 (default /srv/hearth); `local` uses volumes."""
+    metrics_retention_days: Annotated[int, Field(ge=1, le=3650)] = 15
+    """Days VictoriaMetrics keeps samples."""
+    metrics_min_free_disk_mb: Annotated[int, Field(ge=64)] = 1024
+    """VictoriaMetrics stops storing samples when its disk has less free space than this."""
+    logs_retention_days: Annotated[int, Field(ge=1, le=3650)] = 7
+    """Days VictoriaLogs keeps log lines."""
+    logs_max_disk_mb: Annotated[int, Field(ge=64)] = 2048
+    """VictoriaLogs drops its oldest days once its data passes this size."""
+    logs_port: Port = 5514
+    """Loopback UDP port on the host where Docker's syslog log driver hands every
+    container's lines to VictoriaLogs; one per stack on a host."""
+    monitoring_interval_s: Annotated[int, Field(ge=1, le=300)] = 15
+    """How often metrics are scraped and alert rules evaluated."""
+    alert_group_wait_s: Annotated[int, Field(ge=0, le=3600)] = 30
+    """Alertmanager waits this long to gather a new group's alerts into one notification."""
+    alert_group_interval_s: Annotated[int, Field(ge=1, le=86400)] = 300
+    """Alertmanager's delay before notifying about changes (new, resolved) in a group."""
+    alert_repeat_interval_s: Annotated[int, Field(ge=60, le=604800)] = 14400
+    """Alertmanager notifies again about an alert still firing after this long."""
+    alert_webhook_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
+    """Alertmanager posts every notification to this URL (its webhook format)."""
+    alert_email_to: Email | None = None
+    """Alertmanager mails every notification here too (needs alertSmtpHost)."""
+    alert_email_from: Email | None = None
+    """Sender address of alert mails (default: alerts@<the platform's host>)."""
+    alert_smtp_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")] | None = None
+    """SMTP relay for alert mails, host:port, without authentication (a local relay)."""
     truenas_url: Annotated[str, Field(pattern=r"^wss?://[^/\s]+(/.*)?$")] | None = None
     """TrueNAS middleware WebSocket URL, e.g. wss://nas.lan/api/current (truenas only)."""
     truenas_pool: ZfsName | None = None
@@ -105,6 +132,10 @@ class Settings(BaseModel):
                     "permissions cannot satisfy PostgreSQL; use a path on the distro's ext4 "
                     "disk such as /srv/hearth"
                 )
+        if self.alert_email_to and not self.alert_smtp_host:
+            problems["alertSmtpHost"] = "required with hearth:alertEmailTo (host:port of a relay)"
+        if self.logs_port in (self.http_port, self.https_port):
+            problems["logsPort"] = f"must differ from httpPort and httpsPort ({self.logs_port})"
         if self.platform == "truenas":
             for key in ("truenas_url", "truenas_pool"):
                 if getattr(self, key) is None:

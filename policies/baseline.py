@@ -13,6 +13,7 @@ The checks are pure functions of a `Document`, so tests call them directly, and 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections import Counter
@@ -251,8 +252,13 @@ def log_rotation(doc: Document) -> Iterator[str]:
         logging = svc.get("logging") or {}
         driver = logging.get("driver")
         options = logging.get("options") or {}
-        # The `local` driver rotates by design; json-file only when told to.
+        # The `local` driver rotates by design; json-file only when told to; a remote driver
+        # (syslog) through the copy `docker logs` reads (dual logging), when it is bounded.
         if driver == "local" or {"max-size", "max-file"} <= set(options):
+            continue
+        if {"cache-max-size", "cache-max-file"} <= set(options) and (
+            str(options.get("cache-disabled", "false")).lower() != "true"
+        ):
             continue
         how = f"the {driver!r} driver" if driver else "the daemon's default driver"
         yield (
@@ -269,11 +275,24 @@ def ports_only_on_edge(doc: Document) -> Iterator[str]:
                 f"service {name!r} uses the host's network, exposing every port it "
                 "listens on: remove `network_mode: host` and join the platform's networks"
             )
-        if svc.get("ports") and _role(svc) != "edge":
+        if _role(svc) == "edge":
+            continue
+        if any(not _on_loopback(port) for port in svc.get("ports") or []):
             yield (
-                f"service {name!r} publishes ports, but only the edge (label "
-                f"{ROLE_LABEL}=edge) may: remove its `ports` and reach it through the edge"
+                f"service {name!r} publishes ports beyond the host's loopback, but only the "
+                f"edge (label {ROLE_LABEL}=edge) may: remove its `ports` and reach it through "
+                "the edge, or publish it on 127.0.0.1 for the host alone"
             )
+
+
+def _on_loopback(port: Any) -> bool:
+    """A port only the host itself can reach (the long form with a loopback `host_ip`)."""
+    if not isinstance(port, dict):
+        return False  # the short form binds every address unless it names one; be strict
+    try:
+        return ipaddress.ip_address(str(port.get("host_ip", ""))).is_loopback
+    except ValueError:
+        return False
 
 
 def _writes_data(svc: Mapping[str, Any]) -> bool:
@@ -290,8 +309,17 @@ def _writes_data(svc: Mapping[str, Any]) -> bool:
     return False
 
 
+NO_NAT = "com.docker.network.bridge.enable_ip_masquerade"
+
+
+def _closed(net: Mapping[str, Any]) -> bool:
+    """No route out: internal, or never masqueraded (a private source nobody outside answers)."""
+    opts = net.get("driver_opts") or {}
+    return net.get("internal") is True or str(opts.get(NO_NAT, "true")).lower() == "false"
+
+
 def data_on_internal_networks(doc: Document) -> Iterator[str]:
-    internal = {n for n, net in doc.networks.items() if net.get("internal") is True}
+    internal = {n for n, net in doc.networks.items() if _closed(net)}
     for name, svc in doc.services.items():
         role = _role(svc)
         if role != "data" and (role == "edge" or not _writes_data(svc)):
@@ -305,7 +333,9 @@ def data_on_internal_networks(doc: Document) -> Iterator[str]:
         if joined:
             yield (
                 f"service {name!r} holds data but joins {joined}, which have a route out: "
-                "attach it only to internal networks (`internal: true`, such as backend)"
+                "attach it only to internal networks (`internal: true`, such as backend) or "
+                "networks without NAT (`driver_opts: {com.docker.network.bridge."
+                "enable_ip_masquerade: 'false'}`)"
             )
 
 

@@ -31,4 +31,16 @@ if [ ! -x "$ACTIONLINT" ]; then
   GOBIN=$(dirname "$ACTIONLINT") go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" \
     || die "building actionlint failed; check that the Go module proxy answers"
 fi
+# The rule unit tests (tests/monitoring) run the vmalert-tool of the monitoring image:
+# the same build as the vmalert that evaluates the rules, copied out rather than rebuilt.
+VM_VERSION=$(sed -n 's/^ARG VICTORIAMETRICS_VERSION=//p' images/monitoring/Dockerfile)
+VMALERT_TOOL=$HEARTH_CACHE/vmalert-tool-$VM_VERSION/vmalert-tool
+if [ ! -x "$VMALERT_TOOL" ]; then
+  step "copying vmalert-tool $VM_VERSION out of hearth/monitoring:local"
+  mkdir -p "$(dirname "$VMALERT_TOOL")"
+  cid=$(docker create hearth/monitoring:local) || die "hearth/monitoring:local is missing"
+  docker cp "$cid:/usr/local/bin/vmalert-tool" "$VMALERT_TOOL.tmp" \
+    && mv "$VMALERT_TOOL.tmp" "$VMALERT_TOOL" || { docker rm "$cid" >/dev/null; die "copying vmalert-tool failed"; }
+  docker rm "$cid" >/dev/null
+fi
 ok "setup complete in $((SECONDS - start)) s"

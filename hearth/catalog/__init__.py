@@ -11,7 +11,9 @@ One module per service, its config files as templates in templates/<service>/:
   own key, limited to it). NATS needs none: its users are its configuration file;
 - `migrate` (app.py): the app's one-shot (schema, streams, the first admin);
 - `app-1` … `app-N` (app.py): the API replicas, on `edge` and `backend`;
-- `edge` (edge.py): Caddy, the only service publishing ports.
+- `edge` (edge.py): Caddy, the only service publishing ports;
+- monitoring (monitoring.py): exporters, `alertmanager`, `logs` (VictoriaLogs), `metrics`
+  (VictoriaMetrics) and `vmalert`, scraping every spec with a metrics endpoint.
 
 common.py holds what several share (secret paths, the public URL, health presets, the
 bootstrap one-shot shape, template rendering). Secrets reach containers only as files
@@ -20,7 +22,7 @@ bootstrap one-shot shape, template rendering). Secrets reach containers only as 
 
 from __future__ import annotations
 
-from hearth.catalog import app, edge, nats, postgres, redis, s3
+from hearth.catalog import app, edge, monitoring, nats, postgres, redis, s3
 from hearth.catalog.common import TMP, public_url, secret_path
 from hearth.catalog.spec import ServiceSpec, check_catalog
 from hearth.settings import Settings
@@ -52,7 +54,7 @@ postgres_bootstrap_sql = postgres.bootstrap_sql
 def services(settings: Settings) -> tuple[ServiceSpec, ...]:
     """The whole platform for these settings in start order, checked as a whole
     (hearth.catalog.spec.check_catalog). Adding a service is adding a line."""
-    specs = (
+    platform = (
         postgres.server(settings),
         redis.server(settings),
         nats.server(settings),
@@ -63,5 +65,7 @@ def services(settings: Settings) -> tuple[ServiceSpec, ...]:
         *app.replicas(settings),
         edge.server(settings),
     )
+    # Monitoring last: it scrapes what comes before it (hearth/catalog/monitoring.py).
+    specs = (*platform, *monitoring.servers(settings, platform))
     check_catalog(specs)
     return specs

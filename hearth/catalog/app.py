@@ -15,7 +15,7 @@ from hearth.catalog.common import (
     secrets,
 )
 from hearth.catalog.images import image_ref
-from hearth.catalog.spec import HealthCheck, ServiceSpec
+from hearth.catalog.spec import HealthCheck, MetricsEndpoint, ServiceSpec
 from hearth.settings import Settings
 
 IMAGE = "app"
@@ -116,7 +116,7 @@ def replica(settings: Settings, name: str) -> ServiceSpec:
         name=name,
         image=image_ref(IMAGE),
         user=USER,
-        networks=("edge", "backend"),
+        networks=("edge", "backend", "monitoring"),
         command=("serve",),
         env=env(settings),
         secrets=secrets(*SECRETS),
@@ -127,6 +127,7 @@ def replica(settings: Settings, name: str) -> ServiceSpec:
         memory_mb=384,
         processes=128,
         labels={"hearth.role": "app"},
+        metrics=MetricsEndpoint(PORT),
     )
 
 

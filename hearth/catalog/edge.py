@@ -15,7 +15,13 @@ from hearth.catalog.common import (
     render,
 )
 from hearth.catalog.images import image_ref
-from hearth.catalog.spec import ConfigFile, HealthCheck, PublishedPort, ServiceSpec
+from hearth.catalog.spec import (
+    ConfigFile,
+    HealthCheck,
+    MetricsEndpoint,
+    PublishedPort,
+    ServiceSpec,
+)
 from hearth.settings import Settings
 
 NAME = "edge"
@@ -26,12 +32,19 @@ HTTP_PORT = 8080
 HTTPS_PORT = 8443
 HEALTH_PORT = 8081
 """Loopback only, never published (images/edge/healthcheck.sh)."""
+METRICS_PORT = 9180
+"""Caddy's metrics, for the scraper on `monitoring`; never published nor routed."""
+FORWARD_AUTH = "/api/v1/auth/forward"
+"""The app's endpoint deciding whether a request may reach an operator UI."""
 
 CADDYFILE = "/etc/caddy/Caddyfile"
 
 
 def caddyfile(settings: Settings) -> str:
-    """The edge's configuration: TLS, the app's replicas and S3's presigned URLs."""
+    """The edge's configuration: TLS, the app's replicas, S3's presigned URLs and the
+    monitoring UIs under the platform's login."""
+    from hearth.catalog import monitoring  # monitoring probes the edge: it imports this module
+
     if settings.domain:
         sites = [settings.domain]
     else:
@@ -51,6 +64,19 @@ def caddyfile(settings: Settings) -> str:
         apps=[f"{name}:{app.PORT}" for name in app.replica_names(settings)],
         bucket=s3.BUCKET,
         s3=f"{s3.NAME}:{s3.S3_PORT}",
+        metrics_port=METRICS_PORT,
+        forward_auth=f"{FORWARD_AUTH}?permission={monitoring.PERMISSION}",
+        uis=[
+            {
+                "name": name,
+                "prefix": prefix,
+                "upstream": f"{name}:{monitoring.UI_PORTS[name]}",
+                "start": monitoring.UI_PATHS[name],
+                "methods": monitoring.UI_ROUTES[name].methods,
+                "paths": [prefix + p for p in monitoring.UI_ROUTES[name].paths],
+            }
+            for name, prefix in monitoring.PREFIXES.items()
+        ],
     )
 
 
@@ -61,7 +87,8 @@ def server(settings: Settings) -> ServiceSpec:
         name=NAME,
         image=image_ref(NAME),
         user=USER,
-        networks=("edge", "storage"),
+        # `monitoring`: the operator UIs it routes to, and the scraper of its metrics.
+        networks=("edge", "storage", "monitoring"),
         ports=(
             PublishedPort(container_port=HTTP_PORT, host_port=settings.http_port, host_ip=bind),
             PublishedPort(container_port=HTTPS_PORT, host_port=settings.https_port, host_ip=bind),
@@ -77,4 +104,5 @@ def server(settings: Settings) -> ServiceSpec:
         memory_mb=memory,
         processes=128,
         labels={"hearth.role": "edge"},
+        metrics=MetricsEndpoint(METRICS_PORT),
     )

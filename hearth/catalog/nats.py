@@ -24,6 +24,8 @@ NAME = "nats"
 USER = "997:997"
 """The image's uid:gid (images/nats/Dockerfile, USER)."""
 CLIENT_PORT = 4222
+MONITOR_PORT = 8222
+"""HTTP monitoring (/varz, /jsz; images/nats/base.conf), read by `nats-exporter`."""
 DATA = "/data"
 
 CONF = "/etc/nats/hearth.conf"

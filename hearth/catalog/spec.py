@@ -12,17 +12,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-NETWORKS = ("edge", "backend", "storage", "monitoring")
+NETWORKS = ("edge", "backend", "storage", "monitoring", "intake")
 """Logical networks. All but `edge` are internal: no route out.
 
 - `edge`: the edge proxy and the app replicas (the only network with a route out).
 - `backend`: the app, the data services and the bootstrap one-shots.
 - `storage`: the edge and the S3 server only, so the edge can serve presigned URLs
   without joining `backend` (where PostgreSQL, Redis and NATS listen).
-- `monitoring`: Prometheus and what it scrapes (later).
+- `monitoring`: the monitoring services (hearth/catalog/monitoring.py) and every service
+  with a metrics endpoint, which they scrape.
+- `intake`: the logs service alone. Docker publishes no port of a container that is only on
+  internal networks, and the logs service takes Docker's syslog lines on a loopback UDP
+  port of the host. It has no route out either: no NAT (NO_NAT_NETWORKS).
 """
 
 INTERNAL_NETWORKS = frozenset({"backend", "storage", "monitoring"})
+NO_NAT_NETWORKS = frozenset({"intake"})
+"""Not internal (a port can be published), but never masqueraded: what leaves such a network
+keeps its private source address, so nothing on the internet can answer it."""
 
 RESTART_POLICIES = ("no", "on-failure", "unless-stopped", "always")
 
@@ -53,6 +60,22 @@ class PublishedPort:
     host_port: int
     host_ip: str = "127.0.0.1"
     protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class MetricsEndpoint:
+    """Where a service serves Prometheus metrics: `http://<name>:<port><path>` on the
+    `monitoring` network. VictoriaMetrics scrapes every endpoint of the catalog (its
+    scrape configuration is generated from these), as job `<name>`."""
+
+    port: int
+    path: str = "/metrics"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536 or not self.path.startswith("/"):
+            raise ValueError(
+                f"metrics endpoint :{self.port}{self.path}: a port and an absolute path"
+            )
 
 
 @dataclass(frozen=True)
@@ -126,6 +149,13 @@ class ServiceSpec:
     labels: Mapping[str, str] = field(default_factory=_frozen)
     files: tuple[ConfigFile, ...] = ()
     """Non-secret files mounted read-only (configurations, scripts)."""
+    metrics: MetricsEndpoint | None = None
+    """Its Prometheus metrics, scraped by VictoriaMetrics; the service must be on
+    `monitoring`. None: nothing to scrape (an exporter service may speak for it)."""
+    dns_options: tuple[str, ...] = ()
+    """resolv.conf options (Compose `dns_opt`), e.g. `timeout:1`: on an internal network
+    the name of a stopped service is forwarded to resolvers nobody reaches, and the lookup
+    takes the resolver's full timeout (5 s, twice) unless told otherwise."""
 
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").isalnum() or not self.name.islower():
@@ -164,6 +194,11 @@ class ServiceSpec:
             raise ValueError(f"service {self.name!r}: several mounts at {clashes}")
         if self.name in self.depends_on:
             raise ValueError(f"service {self.name!r} depends on itself")
+        if self.metrics is not None and "monitoring" not in self.networks:
+            raise ValueError(
+                f"service {self.name!r} has a metrics endpoint: it must be on the "
+                "`monitoring` network, where it is scraped"
+            )
         # Freeze mappings given as plain dicts so a spec can never change after creation.
         for name in ("env", "tmpfs", "labels"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
@@ -218,7 +253,8 @@ def data_stores(specs: Sequence[ServiceSpec]) -> dict[str, DataStore]:
 
 def check_catalog(specs: Sequence[ServiceSpec]) -> None:
     """Rules that span services: unique names, known dependencies, one owner per data store,
-    one-shots that end, and ports on one service only (the edge)."""
+    one-shots that end, and ports on one service only (the edge; others a loopback UDP
+    port at most)."""
     names = [s.name for s in specs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -228,9 +264,17 @@ def check_catalog(specs: Sequence[ServiceSpec]) -> None:
         if unknown:
             raise ValueError(f"service {spec.name!r} depends on unknown services {unknown}")
     data_stores(specs)
-    publishers = [s.name for s in specs if s.ports]
+    # Besides the edge, only a loopback UDP port may be published: the logs service's
+    # intake from Docker's syslog log driver, which runs on the host.
+    publishers = [
+        s.name
+        for s in specs
+        if any(p.host_ip != "127.0.0.1" or p.protocol != "udp" for p in s.ports)
+    ]
     if len(publishers) > 1:
-        raise ValueError(f"only the edge may publish ports; these do: {publishers}")
+        raise ValueError(
+            f"only the edge may publish ports (others loopback UDP only); these do: {publishers}"
+        )
 
 
 def in_start_order(specs: Sequence[ServiceSpec]) -> list[ServiceSpec]:

@@ -34,6 +34,19 @@ from hearth.workspace import check_settings, select_stack
 ROOT = Path(__file__).resolve().parents[2]
 HTTP_PORT, HTTPS_PORT = 18080, 18443
 """Published on 127.0.0.1 only; not the defaults, so a running `local` stack is left alone."""
+HOOK = "hook"
+"""The test webhook receiver's name on the monitoring network (test_observability.py)."""
+MONITORING = {
+    # Its own syslog intake port, so a running `local` stack keeps its logs.
+    "logsPort": 15514,
+    # Short timings, so an alert is delivered and resolved within the test's minutes.
+    "monitoringIntervalS": 5,
+    "alertGroupWaitS": 5,
+    "alertGroupIntervalS": 10,
+    "alertRepeatIntervalS": 3600,
+    "alertWebhookUrl": f"http://{HOOK}:8080/alerts",
+}
+"""Monitoring settings of the e2e stack (keys of Pulumi.yaml)."""
 FIGURES = ROOT / ".state" / "e2e-figures.json"
 
 if os.environ.get("HEARTH_E2E") != "1":
@@ -145,8 +158,15 @@ def platform() -> Iterator[Platform]:
     stack = select_stack(name, config_from="local")
     stack.set_config(f"{PROJECT}:httpPort", auto.ConfigValue(str(HTTP_PORT)))
     stack.set_config(f"{PROJECT}:httpsPort", auto.ConfigValue(str(HTTPS_PORT)))
-    settings = check_settings("local").model_copy(
-        update={"http_port": HTTP_PORT, "https_port": HTTPS_PORT}
+    for key, value in MONITORING.items():
+        stack.set_config(f"{PROJECT}:{key}", auto.ConfigValue(str(value)))
+    settings = Settings.model_validate(
+        {
+            **check_settings("local").model_dump(by_alias=True),
+            "httpPort": HTTP_PORT,
+            "httpsPort": HTTPS_PORT,
+            **MONITORING,
+        }
     )
     p = Platform(stack=stack, settings=settings, specs=services(settings))
     try:

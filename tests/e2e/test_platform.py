@@ -29,6 +29,7 @@ import hearth.program
 from hearth.catalog import BUCKET, DATA_SERVICES, TMP, services
 from hearth.catalog.s3 import ADMIN_PORT, APP_S3_ACCESS_KEY, ROOT_ACCESS_KEY, S3_PORT
 from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, data_stores
+from hearth.render import log_config
 from hearth.settings import PROJECT
 from hearth.targets import docker as docker_target
 from hearth.workspace import STATE_DIR
@@ -85,7 +86,12 @@ def test_each_container_is_non_root_read_only_and_without_capabilities(
         assert host_config["ReadonlyRootfs"] is True, name
         assert host_config["Memory"] == spec.memory_mb * 1024 * 1024, name
         assert host_config["PidsLimit"] == spec.processes, name
-        assert host_config["LogConfig"]["Type"] == "local", name
+        # Docker's syslog driver to the logs service, a rotated local copy for `docker logs`.
+        expected = log_config(platform.settings)
+        assert host_config["LogConfig"] == {
+            "Type": expected["driver"],
+            "Config": expected["options"],
+        }, name
         assert host_config["RestartPolicy"]["Name"] == "unless-stopped", name
 
 
@@ -97,7 +103,7 @@ def test_mounts_are_the_specs_data_stores_secrets_and_configs(platform: Platform
             got = mounts[m.target]
             assert got["Type"] == "volume", name
             assert got["Name"] == f"{platform.project}-{m.volume}", name
-            assert got["RW"] is True, name
+            assert got["RW"] is not m.read_only, name
         for s in spec.secrets:
             assert mounts[s.target]["RW"] is False, f"{name}: secret {s.target} is writable"
         for f in spec.files:
@@ -121,6 +127,10 @@ def test_networks_only_the_edge_publishes_and_data_services_stay_internal(
             assert {b["HostIp"] for bindings in published.values() for b in bindings} == {
                 "127.0.0.1"
             }
+        elif spec.name == "logs":
+            # The syslog intake Docker's log driver sends to: loopback UDP only.
+            assert list(published) == ["5514/udp"], published
+            assert [b["HostIp"] for b in published["5514/udp"]] == ["127.0.0.1"]
         else:
             assert not published, f"{spec.name} publishes {published}"
         if spec.name in DATA_SERVICES:
@@ -561,8 +571,9 @@ def test_idle_memory_of_the_platform(platform: Platform, journey: Journey) -> No
     platform.figures["idle_memory_per_container_mib"] = {
         k: round(v / 2**20, 1) for k, v in sorted(per.items())
     }
-    # The target of docs/benchmarks.md: the whole platform idle in 450 MiB.
-    assert 0 < total <= 450 * 2**20, f"idle memory {total / 2**20:.0f} MiB is over 450 MiB: {per}"
+    # The target of docs/benchmarks.md: the whole platform idle in 615 MiB (450 before the
+    # monitoring, which measured 166 MiB of its own).
+    assert 0 < total <= 615 * 2**20, f"idle memory {total / 2**20:.0f} MiB is over 615 MiB: {per}"
 
 
 def test_active_health_checks_take_a_hung_replica_out(platform: Platform, edge: Edge) -> None:

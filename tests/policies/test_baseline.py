@@ -70,7 +70,30 @@ VIOLATIONS: list[tuple[str, Change, str, str]] = [
     ("restart-policy", setting("migrate", "restart", "always"), "migrate", "`restart: 'no'`"),
     ("log-rotation", removing("redis", "logging"), "redis", "driver: local"),
     ("log-rotation", setting("redis", "logging", {"driver": "json-file"}), "redis", "max-size"),
+    (
+        "log-rotation",
+        setting(
+            "redis",
+            "logging",
+            {
+                "driver": "syslog",
+                "options": {
+                    "cache-max-size": "1m",
+                    "cache-max-file": "2",
+                    "cache-disabled": "true",
+                },
+            },
+        ),
+        "redis",
+        "driver: local",
+    ),
     ("ports-only-on-edge", setting("redis", "ports", ["6379:6379"]), "redis", "remove its `ports`"),
+    (
+        "ports-only-on-edge",
+        setting("redis", "ports", [{"target": 6379, "published": "6379", "host_ip": "192.0.2.1"}]),
+        "redis",
+        "remove its `ports`",
+    ),
     ("ports-only-on-edge", setting("app-1", "network_mode", "host"), "app-1", "network_mode"),
     (
         "data-on-internal-networks",
@@ -145,6 +168,16 @@ def test_a_violation_names_the_service_and_the_fix(
             {"driver": "json-file", "options": {"max-size": "5m", "max-file": "2"}},
         ),
         ("redis", "logging", {"driver": "local"}),  # the local driver rotates by itself
+        (  # for the host alone: not reachable from the LAN
+            "redis",
+            "ports",
+            [{"target": 6379, "published": "16379", "host_ip": "127.0.0.1", "protocol": "udp"}],
+        ),
+        (  # a remote driver, with the bounded copy `docker logs` reads (dual logging)
+            "redis",
+            "logging",
+            {"driver": "syslog", "options": {"cache-max-size": "10m", "cache-max-file": "3"}},
+        ),
         ("redis", "security_opt", ["no-new-privileges"]),
         ("app-1", "cap_add", ["NET_BIND_SERVICE"]),
         ("app-1", "restart", "on-failure:3"),

@@ -106,7 +106,7 @@ def assert_hardened(doc: dict[str, Any], specs: dict[str, Any]) -> None:
         assert svc["read_only"] is spec.read_only, name
         assert svc["mem_limit"] == svc["memswap_limit"], name
         assert svc["pids_limit"] == spec.processes, name
-        assert svc["logging"]["options"]["max-size"], name
+        assert svc["logging"]["options"]["cache-max-size"], name
         assert svc["restart"] == spec.restart, name
         if not spec.one_shot:
             assert svc["healthcheck"]["test"][0] == "CMD", name
@@ -114,7 +114,11 @@ def assert_hardened(doc: dict[str, Any], specs: dict[str, Any]) -> None:
             assert volume["type"] == "bind", name
             assert volume["bind"]["create_host_path"] is False, name
     publishers = [name for name, svc in doc["services"].items() if svc.get("ports")]
-    assert publishers == ["edge"]
+    # Besides the edge, the logs service's syslog intake: loopback UDP only.
+    assert publishers == ["edge", "logs"]
+    assert [(p["host_ip"], p["protocol"]) for p in doc["services"]["logs"]["ports"]] == [
+        ("127.0.0.1", "udp")
+    ]
 
 
 def test_truenas_stack_deploys_updates_and_keeps_data(

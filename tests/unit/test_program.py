@@ -18,6 +18,7 @@ from hearth.catalog.spec import (
     VolumeMount,
     data_stores,
 )
+from hearth.render import log_config
 from hearth.secrets import GENERATED
 from hearth.settings import SettingsError, parse_settings
 from policies.baseline import RULES, violations
@@ -67,6 +68,7 @@ def test_every_service_runs_as_its_spec_says(stack: str) -> None:
         assert svc["read_only"] is spec.read_only, where
         assert svc["mem_limit"] == svc["memswap_limit"] == f"{spec.memory_mb}m", where
         assert svc["pids_limit"] == spec.processes, where
+        assert svc["logging"] == log_config(parse_settings(STACKS[stack])), where
         # The shape the pack recognises a one-shot by (exempt from a healthcheck).
         if spec.one_shot:
             assert svc["restart"] == "no", where
@@ -80,6 +82,10 @@ def test_every_service_runs_as_its_spec_says(stack: str) -> None:
 def test_only_the_edge_publishes_ports_on_the_configured_address(stack: str) -> None:
     settings = parse_settings(STACKS[stack])
     publishing = {n: s for n, s in compose_services(stack).items() if s.get("ports")}
+    # Besides the edge, the logs service's syslog intake: loopback UDP only.
+    assert [p["host_ip"] + "/" + p["protocol"] for p in publishing.pop("logs")["ports"]] == [
+        "127.0.0.1/udp"
+    ]
     assert list(publishing) == ["edge"]
     ports = publishing["edge"]["ports"]
     assert {p["host_ip"] for p in ports} == {str(settings.bind_address)}

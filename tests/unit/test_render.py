@@ -12,10 +12,10 @@ import yaml
 from hearth.catalog import DATA_SERVICES, services
 from hearth.catalog.spec import INTERNAL_NETWORKS, data_stores
 from hearth.render import (
-    LOG_OPTIONS,
     dump,
     files_digest,
     host_files,
+    log_config,
     render,
 )
 from hearth.settings import parse_settings
@@ -40,7 +40,9 @@ def test_every_service_is_hardened() -> None:
         assert svc["mem_limit"].endswith("m") and int(svc["mem_limit"][:-1]) > 0, name
         assert svc["memswap_limit"] == svc["mem_limit"], name
         assert svc["pids_limit"] > 0, name
-        assert svc["logging"] == {"driver": "local", "options": LOG_OPTIONS}, name
+        assert svc["logging"] == log_config(SETTINGS), name
+        assert svc["logging"]["options"]["syslog-address"] == "udp://127.0.0.1:5514", name
+        assert svc["logging"]["options"]["cache-max-size"], f"{name}: docker logs unrotated"
         assert svc["restart"] in ("unless-stopped", "no"), name
 
 
@@ -74,6 +76,9 @@ def test_depends_on_waits_for_health_or_completion() -> None:
 
 def test_only_the_edge_publishes_ports() -> None:
     published = {n: s["ports"] for n, s in doc()["services"].items() if "ports" in s}
+    assert published.pop("logs") == [
+        {"target": 5514, "published": "5514", "host_ip": "127.0.0.1", "protocol": "udp"}
+    ]
     assert list(published) == ["edge"]
     assert published["edge"] == [
         {"target": 8080, "published": "8080", "host_ip": "127.0.0.1", "protocol": "tcp"},

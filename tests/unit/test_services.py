@@ -72,6 +72,15 @@ def test_the_platform_has_every_service_in_dependency_order() -> None:
         "app-2",
         "app-3",
         "edge",
+        "postgres-exporter",
+        "redis-exporter",
+        "nats-exporter",
+        "node-exporter",
+        "blackbox-exporter",
+        "alertmanager",
+        "logs",
+        "metrics",
+        "vmalert",
     ]
     seen: set[str] = set()
     for spec in services(LAN):
@@ -82,7 +91,11 @@ def test_the_platform_has_every_service_in_dependency_order() -> None:
 def test_only_the_edge_publishes_ports_on_the_bind_address() -> None:
     for settings in ALL.values():
         published = {s.name: s.ports for s in services(settings) if s.ports}
-        assert list(published) == ["edge"]
+        assert list(published) == ["edge", "logs"]
+        # The logs service: Docker's syslog driver (on the host) sends to loopback UDP.
+        (intake,) = published.pop("logs")
+        assert (intake.host_ip, intake.protocol) == ("127.0.0.1", "udp")
+        assert intake.host_port == settings.logs_port
         assert {p.host_ip for p in published["edge"]} == {str(settings.bind_address)}
         assert {p.host_port for p in published["edge"]} == {
             settings.http_port,
@@ -96,7 +109,7 @@ def test_data_services_are_only_on_internal_networks() -> None:
     for name in DATA_SERVICES:
         assert set(specs[name].networks) <= INTERNAL_NETWORKS, name
     assert "backend" not in specs["edge"].networks, "the edge must not reach the databases"
-    assert set(specs["app-1"].networks) == {"edge", "backend"}
+    assert set(specs["app-1"].networks) == {"edge", "backend", "monitoring"}
 
 
 def test_every_data_store_has_one_writer() -> None:
@@ -110,6 +123,10 @@ def test_every_data_store_has_one_writer() -> None:
         "nats-data": ["nats"],
         "s3-data": ["s3"],
         "edge-data": ["edge"],
+        # node-exporter reads its filesystem's free space, read-only.
+        "metrics-data": ["node-exporter", "metrics"],
+        "alertmanager-data": ["alertmanager"],
+        "logs-data": ["logs"],
     }
 
 
@@ -206,7 +223,8 @@ def test_caddyfile_passes_only_presigned_object_requests_to_s3() -> None:
     assert f"@bucket path /{BUCKET} /{BUCKET}/*\n\thandle @bucket {{\n\t\trespond" in text
     assert text.index("handle @bucket") < text.index("\thandle {"), "before the app's catch-all"
     assert ":7071" not in text, "never the admin API"
-    assert "forward_auth" not in text, "no console any more"
+    # The only forward_auth guards the monitoring UIs (test_monitoring.py).
+    assert text.count("forward_auth ") == 3
 
 
 def test_postgres_bootstrap_is_idempotent_and_least_privilege() -> None:
@@ -303,5 +321,6 @@ def test_catalog_rules_name_the_offender() -> None:
         check_catalog([*specs[:-1], replace(specs[-1], depends_on=("nope",))])
     with pytest.raises(ValueError, match="postgres-data"):
         check_catalog([*specs, replace(specs[1], name="redis2", mounts=specs[0].mounts)])
+    edge = next(s for s in specs if s.name == "edge")
     with pytest.raises(ValueError, match=r"\['redis', 'edge'\]|\['edge', 'redis'\]"):
-        check_catalog([specs[0], replace(specs[1], ports=specs[-1].ports), *specs[2:]])
+        check_catalog([specs[0], replace(specs[1], ports=edge.ports), *specs[2:]])

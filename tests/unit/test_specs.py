@@ -52,8 +52,10 @@ def test_spec_mappings_cannot_be_changed_after_creation() -> None:
         s.env["A"] = "2"  # type: ignore[index]
 
 
-def test_only_the_edge_service_publishes_ports() -> None:
-    published = [s.name for s in services(parse_settings({})) if s.ports]
+def test_only_the_edge_service_publishes_tcp_ports() -> None:
+    published = [
+        s.name for s in services(parse_settings({})) if any(p.protocol == "tcp" for p in s.ports)
+    ]
     assert published == ["edge"]
 
 

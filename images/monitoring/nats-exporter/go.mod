@@ -1,0 +1,3 @@
+module hearth/nats-exporter
+
+go 1.24
