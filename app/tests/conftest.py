@@ -191,7 +191,7 @@ async def _clean(settings: Settings, services: Services) -> None:
     async with engine.begin() as c:
         await c.execute(
             text(
-                "TRUNCATE users, external_identities, refresh_tokens, audit_log, projects,"
+                "TRUNCATE users, external_identities, refresh_tokens, audit_log, projects, outbox,"
                 " project_members, files, user_roles RESTART IDENTITY CASCADE"
             )
         )

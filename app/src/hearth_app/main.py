@@ -27,10 +27,12 @@ from hearth_app.core.db import make_engine, make_sessionmaker
 from hearth_app.core.health import router as health_router
 from hearth_app.core.middleware import RequestContextMiddleware
 from hearth_app.core.ratelimit import RateLimiter
+from hearth_app.core.redisline import RedisLine
 from hearth_app.core.schemas import ProblemModel
 from hearth_app.core.settings import Settings, load_settings
 from hearth_app.core.state import Resources
 from hearth_app.events.bus import EventBus
+from hearth_app.events.outbox import Relay
 from hearth_app.events.worker import FileWorker
 from hearth_app.files import gc
 from hearth_app.files.router import router as files_router
@@ -60,6 +62,7 @@ def build_resources(settings: Settings) -> Resources:
         engine=engine,
         sessions=make_sessionmaker(engine),
         redis=redis,
+        line=RedisLine(r),
         keys=KeyRing.from_secret(settings.auth.key_encryption_secret.get_secret_value() or "dev"),
         passwords=Passwords(settings.auth),
         cache=Cache(redis, r.cache_ttl_seconds),
@@ -103,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await res.limiter.load()
         await res.bus.connect()
+        relay = Relay(res.bus, res.sessions, settings.db)
+        await relay.start()
+        app.state.relay = relay
         worker = None
         if settings.nats.run_worker:
             worker = FileWorker(res.bus, res.sessions, res.storage, settings.s3.max_file_bytes)
@@ -121,7 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await refresher
             if worker is not None:
                 await worker.stop()
+            await relay.stop()
             await res.bus.close()
+            await res.line.close()
             await res.redis.aclose()
             await res.http.aclose()
             await res.engine.dispose()

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from hearth_app.auth.bootstrap import AdminRequest, ensure_admin
+from hearth_app.auth.bootstrap import AdminRequest, BootstrapError, ensure_admin
 from hearth_app.auth.models import User
 from hearth_app.rbac.models import AuditLog
 from tests.conftest import PASSWORD, Harness
@@ -78,8 +78,8 @@ async def test_migrate_twice_creates_the_admin_once_with_the_password_from_the_f
 async def test_an_existing_accounts_password_is_never_reset(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The operator changed the password (here: registered with their own): it stays."""
-    await h.register(ADMIN, PASSWORD)
+    """The operator changed the password (here: an account made with their own): it stays."""
+    await _vouched_for(h, await h.register(ADMIN, PASSWORD))
     req = AdminRequest(email=ADMIN, password=SecretStr(ADMIN_PASSWORD))
     with caplog.at_level(logging.INFO, logger="hearth.bootstrap"):
         assert await ensure_admin(h.res, req) is False
@@ -104,11 +104,33 @@ async def test_a_disabled_admin_stays_disabled(h: Harness, caplog: pytest.LogCap
         row = await s.get(User, uuid.UUID(user["id"]))
         assert row is not None
         row.is_disabled = True
+        row.email_verified = True
     with caplog.at_level(logging.INFO, logger="hearth.bootstrap"):
         await ensure_admin(h.res, AdminRequest(email=ADMIN, password=SecretStr(ADMIN_PASSWORD)))
     assert "stays disabled" in caplog.text
     r = await h.client.post("/api/v1/auth/login", json={"email": ADMIN, "password": PASSWORD})
-    assert r.status_code == 403
+    assert r.status_code == 401
+
+
+async def _vouched_for(h: Harness, user: dict[str, object]) -> None:
+    """As if an administrator had made the account: its address counts as verified."""
+    async with h.res.sessions() as s, s.begin():
+        row = await s.get(User, uuid.UUID(str(user["id"])))
+        assert row is not None
+        row.email_verified = True
+
+
+async def test_a_self_registered_account_with_the_admins_email_is_never_made_admin(
+    h: Harness,
+) -> None:
+    """Pre-hijacking the first administrator: register the address before the operator names it."""
+    await h.register(ADMIN, PASSWORD)
+    req = AdminRequest(email=ADMIN, password=SecretStr(ADMIN_PASSWORD))
+    with pytest.raises(BootstrapError, match="self-registered") as err:
+        await ensure_admin(h.res, req)
+    assert "grant-role" in str(err.value)
+    me = await _me(h, ADMIN, PASSWORD)
+    assert "admin" not in me["roles"]  # type: ignore[operator]
 
 
 async def test_migrations_running_together_create_one_admin(h: Harness) -> None:

@@ -156,6 +156,8 @@ async def test_oidc_login_creates_a_user_and_returns_our_tokens(oh: Harness) -> 
     me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
     assert me.json()["email"] == "alice@example.com"
     assert me.json()["roles"] == ["member"]
+    # The provider verified the address, so the new account's address counts as verified.
+    assert await _verified(oh, me.json()["id"])
     # Second login: the same user, found by (provider, subject).
     r2, _ = await browser_login(oh, "corp", "alice")
     me2 = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r2.json()['access_token']}"})
@@ -164,25 +166,79 @@ async def test_oidc_login_creates_a_user_and_returns_our_tokens(oh: Harness) -> 
     assert sorted(providers) == ["corp", "social"]
 
 
-async def test_verified_email_links_to_the_existing_account(oh: Harness) -> None:
-    uid, _ = await oh.user("bob@example.com")
-    r, _ = await browser_login(oh, "corp", "bob")
+async def _me(h: Harness, r: httpx.Response) -> dict[str, Any]:
     assert r.status_code == 200, r.text
-    me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
-    assert me.json()["id"] == uid
+    me = await h.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    out: dict[str, Any] = me.json()
+    return out
+
+
+async def _verified(h: Harness, user_id: str) -> bool:
+    import uuid
+
+    from hearth_app.auth.models import User
+
+    async with h.res.sessions() as s:
+        user = await s.get(User, uuid.UUID(user_id))
+        assert user is not None
+        return bool(user.email_verified)
+
+
+async def _operator_account(h: Harness, email: str) -> str:
+    """An account an operator made (the bootstrap): its address counts as verified."""
+    from pydantic import SecretStr
+    from sqlalchemy import select
+
+    from hearth_app.auth.bootstrap import AdminRequest, ensure_admin
+    from hearth_app.auth.models import User
+
+    assert await ensure_admin(
+        h.res, AdminRequest(email=email, password=SecretStr("operator-chosen-password"))
+    )
+    async with h.res.sessions() as s:
+        return str(await s.scalar(select(User.id).where(User.email == email)))
+
+
+async def test_verified_email_links_to_an_account_whose_email_is_verified(oh: Harness) -> None:
+    # Made by another provider that verified the address...
+    social = await _me(oh, (await browser_login(oh, "social", "bob"))[0])
+    assert await _verified(oh, social["id"])
+    # ...so a first login at corp, which verified it too, signs in to the same account.
+    corp = await _me(oh, (await browser_login(oh, "corp", "bob"))[0])
+    assert corp["id"] == social["id"]
+    # The same for an account an operator made.
+    admin_id = await _operator_account(oh, "alice@example.com")
+    assert (await _me(oh, (await browser_login(oh, "corp", "alice"))[0]))["id"] == admin_id
+
+
+async def test_a_self_registered_address_is_never_linked_by_email(oh: Harness) -> None:
+    """Pre-hijacking: someone registers the victim's address first, with their own password,
+    and waits for the victim to sign in through a provider."""
+    squatter = await oh.register("bob@example.com")
+    assert not await _verified(oh, squatter["id"])
+    victim = await _me(oh, (await browser_login(oh, "corp", "bob"))[0])
+    assert victim["id"] != squatter["id"]
+    assert victim["email"].endswith("@corp.oidc.invalid")
+    # The squatter's password still opens only the squatter's own account.
+    t = await oh.login("bob@example.com")
+    me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {t['access_token']}"})
+    assert me.json()["id"] == squatter["id"]
+    # And the victim's next login comes back to the victim's account, by subject.
+    assert (await _me(oh, (await browser_login(oh, "corp", "bob"))[0]))["id"] == victim["id"]
 
 
 async def test_unverified_email_never_takes_over_an_account(oh: Harness) -> None:
-    uid, _ = await oh.user("victim@example.com")
+    uid = await _operator_account(oh, "victim@example.com")
     r, _ = await browser_login(oh, "corp", "mallory")
-    assert r.status_code == 200, r.text
-    me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
-    assert me.json()["id"] != uid
-    assert me.json()["email"].endswith("@corp.oidc.invalid")
+    me = await _me(oh, r)
+    assert me["id"] != uid
+    assert me["email"].endswith("@corp.oidc.invalid")
+    # A placeholder is no address: it is not verified.
+    assert not await _verified(oh, me["id"])
 
 
 async def test_several_providers_map_by_subject_per_provider(oh: Harness) -> None:
-    uid, _ = await oh.user("alice@example.com")
+    uid = await _operator_account(oh, "alice@example.com")
     corp, _ = await browser_login(oh, "corp", "alice")
     social, _ = await browser_login(oh, "social", "alice")
     ids = []

@@ -1,75 +1,108 @@
-"""Failed-login backoff per (account, IP), per account and per IP, in Redis.
+"""Failed-login backoff per (account, IP), per IP and per account, in Redis.
 
-Each scope allows ``threshold`` failures, then demands a wait that doubles per further failure
-up to a cap, and forgets everything after ``window`` seconds without failures. The
-account-wide cap is small, so failures sent by someone else can slow a victim down for at
-most that long per attempt and never lock the account; the (account, IP) and IP scopes, with
-larger caps, are what stop a guesser.
+Every login attempt first reserves its place with one Lua script: it is refused (with the wait)
+or counted as a failure before the password is verified, so parallel guesses cannot all slip
+through a check made before any of them failed. A success then takes the count back.
+
+- (account, IP) and IP: ``threshold`` attempts, then each needs a wait since that scope's last
+  attempt, doubling up to the scope's cap. These stop a guesser.
+- account: past its threshold, every attempt waits (doubling, at most
+  ``backoff_account_max_seconds``, never more than 60 s) — timed per (account, IP), so failures
+  sent from elsewhere can make the owner wait once per attempt but can never lock them out.
+
+Every mark expires ``backoff_window_seconds`` after the last attempt.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
 from hearth_app.core.settings import AuthSettings
 
+# KEYS: pair, account, ip. ARGV: now, base, window, then threshold and cap of pair, account, ip.
+# Returns 0 (attempt counted: go ahead) or the whole seconds to wait (nothing counted).
+_RESERVE = """
+local now, base, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local function delay(n, thr, cap)
+  if n < thr then return 0 end
+  return math.min(cap, base * 2 ^ math.min(n - thr, 30))
+end
+local function due(key, thr, cap)
+  local v = redis.call('HMGET', key, 'n', 'last')
+  if not v[1] then return 0 end
+  local d = delay(tonumber(v[1]), thr, cap)
+  -- Under the threshold nothing is due, even if a parallel attempt stamped a later 'last'.
+  if d == 0 then return 0 end
+  return tonumber(v[2]) + d - now
+end
+local wait = math.max(due(KEYS[1], tonumber(ARGV[4]), tonumber(ARGV[5])),
+                      due(KEYS[3], tonumber(ARGV[8]), tonumber(ARGV[9])))
+if wait > 0 then return math.ceil(wait) end
+local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
+local d = delay(n, tonumber(ARGV[6]), tonumber(ARGV[7]))
+if d > 0 then
+  -- The account-wide wait runs on this (account, IP)'s own clock: nobody else can re-arm it.
+  local ok_at = redis.call('HGET', KEYS[1], 'ok_at')
+  if not ok_at then
+    redis.call('HSET', KEYS[1], 'ok_at', tostring(now + d))
+    redis.call('EXPIRE', KEYS[1], window)
+    return math.ceil(d)
+  end
+  if now < tonumber(ok_at) then return math.ceil(tonumber(ok_at) - now) end
+  redis.call('HDEL', KEYS[1], 'ok_at')
+end
+for _, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, 'n', 1)
+  redis.call('HSET', key, 'last', tostring(now))
+  redis.call('EXPIRE', key, window)
+end
+return 0
+"""
 
-@dataclass(frozen=True)
-class _Scope:
-    key: str
-    threshold: int
-    cap: int
+# KEYS: pair, account, ip. The IP mark only gives the attempt back: one good account must not
+# wash out guesses at others.
+_SUCCEEDED = """
+redis.call('DEL', KEYS[1], KEYS[2])
+if tonumber(redis.call('HGET', KEYS[3], 'n') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[3], 'n', -1)
+end
+return 0
+"""
 
 
 class LoginBackoff:
-    def __init__(self, redis: Redis, settings: AuthSettings) -> None:
-        self._r = redis
+    def __init__(self, redis: Redis, settings: AuthSettings, clock: Callable[[], float] = time.time) -> None:
         self._s = settings
+        # Wall-clock time from the app: replicas run NTP, and a second's skew does not matter here.
+        self.clock = clock
+        self._reserve = redis.register_script(_RESERVE)
+        self._succeeded = redis.register_script(_SUCCEEDED)
 
-    def _scopes(self, email: str, ip: str) -> list[_Scope]:
-        s = self._s
+    @staticmethod
+    def keys(email: str, ip: str) -> list[str]:
         acct = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
-        return [
-            _Scope(f"bo:pair:{acct}:{ip}", s.backoff_pair_threshold, s.backoff_pair_max_seconds),
-            _Scope(f"bo:acct:{acct}", s.backoff_account_threshold, s.backoff_account_max_seconds),
-            _Scope(f"bo:ip:{ip}", s.backoff_ip_threshold, s.backoff_ip_max_seconds),
+        return [f"bo:pair:{acct}:{ip}", f"bo:acct:{acct}", f"bo:ip:{ip}"]
+
+    async def reserve(self, email: str, ip: str) -> int:
+        """0: the attempt is counted as a failure, verify the password; else seconds to wait."""
+        s = self._s
+        args = [
+            self.clock(),
+            s.backoff_base_seconds,
+            s.backoff_window_seconds,
+            s.backoff_pair_threshold,
+            s.backoff_pair_max_seconds,
+            s.backoff_account_threshold,
+            s.backoff_account_max_seconds,
+            s.backoff_ip_threshold,
+            s.backoff_ip_max_seconds,
         ]
-
-    def _delay(self, failures: int, sc: _Scope) -> float:
-        over = failures - sc.threshold
-        if over < 0:
-            return 0.0
-        return float(min(sc.cap, self._s.backoff_base_seconds * (2 ** min(over, 30))))
-
-    async def retry_after(self, email: str, ip: str) -> int:
-        """Seconds to wait before this attempt may be checked; 0 when it may go ahead."""
-        scopes = self._scopes(email, ip)
-        pipe = self._r.pipeline(transaction=False)
-        for sc in scopes:
-            pipe.hmget(sc.key, "n", "last")
-        rows = await pipe.execute()
-        now = time.time()
-        wait = 0.0
-        for sc, (n, last) in zip(scopes, rows, strict=True):
-            if n is None or last is None:
-                continue
-            wait = max(wait, float(last) + self._delay(int(n), sc) - now)
-        return int(wait) + 1 if wait > 0 else 0
-
-    async def failed(self, email: str, ip: str) -> None:
-        pipe = self._r.pipeline(transaction=True)
-        now = time.time()
-        for sc in self._scopes(email, ip):
-            pipe.hincrby(sc.key, "n", 1)
-            pipe.hset(sc.key, "last", now)
-            pipe.expire(sc.key, self._s.backoff_window_seconds)
-        await pipe.execute()
+        return int(await self._reserve(keys=self.keys(email, ip), args=args))
 
     async def succeeded(self, email: str, ip: str) -> None:
-        # The IP counter stays: one good account must not wash out guesses at others.
-        pair, acct, _ = self._scopes(email, ip)
-        await self._r.delete(pair.key, acct.key)
+        """The password was right: forget this account's failures and give the IP its attempt back."""
+        await self._succeeded(keys=self.keys(email, ip))

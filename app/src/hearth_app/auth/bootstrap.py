@@ -4,7 +4,7 @@
 ``HEARTH_BOOTSTRAP_ADMIN_PASSWORD_FILE`` both set, it makes sure an account with that email
 exists and holds the ``admin`` role:
 
-- missing: it is created with the password from the file;
+- missing: it is created with the password from the file, its email counted as verified;
 - present: its password is left alone (the operator may have changed it), the ``admin`` role
   is granted again if it was taken away, and a disabled account stays disabled (disabling is
   how an operator shuts an account out; a deployment must not undo it).
@@ -89,7 +89,10 @@ async def ensure_admin(res: Resources, req: AdminRequest) -> bool:
         created = user is None
         if user is None:
             pw_hash = await res.passwords.hash(req.password.get_secret_value())
-            user = User(email=req.email, password_hash=pw_hash, display_name="Administrator")
+            # The operator named this address: it counts as verified (auth/models.py).
+            user = User(
+                email=req.email, password_hash=pw_hash, display_name="Administrator", email_verified=True
+            )
             s.add(user)
             await s.flush()
         has_role = await s.scalar(
@@ -97,6 +100,14 @@ async def ensure_admin(res: Resources, req: AdminRequest) -> bool:
             .select_from(user_roles)
             .where(user_roles.c.user_id == user.id, user_roles.c.role_id == role.id)
         )
+        if not has_role and not user.email_verified:
+            # Self-registered: anybody could have taken the address before the operator named it.
+            raise BootstrapError(
+                f"an account with the first administrator's email {req.email!r} exists but was "
+                "self-registered (its address was never verified), so it is not made an "
+                "administrator: choose another adminEmail, or, if the account is yours, grant "
+                f"the role by hand: hearth-app grant-role {req.email} {ADMIN_ROLE}"
+            )
         if not has_role:
             await rbac.grant_role(s, user.id, role)
             granted = not created

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import NoScriptError
 
+from hearth_app.auth.keys import KeyRing
 from hearth_app.auth.revocation import Revocations
-from hearth_app.auth.tokens import AccessClaims, TokenError, verify_access
+from hearth_app.auth.tokens import LEEWAY_SECONDS, AccessClaims, TokenError, verify_access_current
 from hearth_app.core import metrics
-from hearth_app.core.deps import ClientIp, Res
+from hearth_app.core.deps import get_client_ip, resources_of
 from hearth_app.core.problems import Problem
 from hearth_app.core.ratelimit import Decision
+from hearth_app.core.settings import AuthSettings
+from hearth_app.core.state import Resources
 
 ACCESS_COOKIE = "hearth_access"
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
@@ -35,74 +41,123 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, detail, kind="unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def principal_from_token(res: Res, token: str) -> Principal:
+class VerifiedTokens:
+    """Access tokens that passed :func:`verify_access_current`, so the next request bearing the
+    same token skips the Ed25519 verification and the JWT parsing (most of an authenticated
+    read's CPU; a client sends one token for many requests).
+
+    Only a token that verified is kept, and only what cannot change for those exact bytes is
+    reused (signature, header, issuer, audience, claims). What can change is checked on every
+    use: expiry (with the same leeway), and that the ring still holds, for the token's kid, the
+    very key that verified it (a key dropped or reloaded means verifying afresh). Revocation is
+    checked in Redis on every request, as before. Bounded: the oldest entry goes first.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._tokens: dict[str, tuple[AccessClaims, str, object]] = {}
+
+    def get(self, keys: KeyRing, token: str) -> AccessClaims | None:
+        hit = self._tokens.get(token)
+        if hit is None:
+            return None
+        claims, kid, key = hit
+        if claims.exp <= time.time() - LEEWAY_SECONDS or keys.verify_keys.get(kid) is not key:
+            del self._tokens[token]
+            return None
+        return claims
+
+    def put(self, keys: KeyRing, token: str, claims: AccessClaims) -> None:
+        header = token.split(".", 1)[0]
+        kid = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+        if len(self._tokens) >= self.max_entries:
+            del self._tokens[next(iter(self._tokens))]
+        self._tokens[token] = (claims, kid, keys.verify_keys[kid])
+
+    async def verify(self, keys: KeyRing, settings: AuthSettings, token: str) -> AccessClaims:
+        """:func:`verify_access_current`, or its remembered result for this very token."""
+        claims = self.get(keys, token)
+        if claims is None:
+            claims = await verify_access_current(keys, settings, token)
+            self.put(keys, token, claims)
+        return claims
+
+
+verified_tokens = VerifiedTokens()
+
+
+async def _verify(res: Resources, token: str) -> AccessClaims:
     try:
-        claims = verify_access(res.keys, res.settings.auth, token)
+        return await verified_tokens.verify(res.keys, res.settings.auth, token)
     except TokenError as exc:
         metrics.AUTH_EVENTS.labels("token", "rejected").inc()
         raise _unauthorized("access token is not valid") from exc
+
+
+async def principal_from_token(res: Resources, token: str) -> Principal:
+    claims = await _verify(res, token)
     if await res.revocations.is_revoked(claims):
         metrics.AUTH_EVENTS.labels("token", "revoked").inc()
         raise _unauthorized("session has ended")
     return Principal(claims.sub, claims.sid, claims.email, claims)
 
 
-async def optional_principal(
-    request: Request,
-    res: Res,
-    ip: ClientIp,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+_PRINCIPAL = "hearth.principal"
+
+
+async def authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal | None:
     """Verify the bearer token (if any), then, in one Redis round trip, check that its session
-    is alive and charge the rate limiter (per IP, and per user when signed in).
+    is alive and charge the rate limiter (per IP, and per user when signed in). Once per
+    request: the dependencies below all call it, and the first call's result is kept.
 
     The API takes bearer tokens only: a cookie would make every endpoint a CSRF target. The
     cookie is for the edge's forward auth (see auth/router.py).
     """
-    claims = None
-    if creds is not None:
-        try:
-            claims = verify_access(res.keys, res.settings.auth, creds.credentials)
-        except TokenError as exc:
-            metrics.AUTH_EVENTS.labels("token", "rejected").inc()
-            raise _unauthorized("access token is not valid") from exc
+    if _PRINCIPAL in request.scope:
+        done: Principal | None = request.scope[_PRINCIPAL]
+        return done
+    res = resources_of(request)
+    claims = await _verify(res, creds.credentials) if creds is not None else None
     limited = res.settings.ratelimit.enabled
-    scopes = res.limiter.scopes(ip, str(claims.sub) if claims else None)
     if claims is None and not limited:
+        request.scope[_PRINCIPAL] = None
         return None
-    keys, args = res.limiter.command(scopes)
-    for attempt in range(2):
-        pipe = res.redis.pipeline(transaction=False)
-        if claims is not None:
-            pipe.mget(*Revocations.keys(claims))
-            pipe.get(res.cache.key("user", str(claims.sub)))
-        if limited:
-            pipe.evalsha(res.limiter.sha, len(keys), *keys, *args)
-        try:
-            out = await pipe.execute()
-            break
-        except NoScriptError:
-            # Redis restarted or flushed its scripts: load once and go again.
-            if attempt:
-                raise
-            await res.limiter.load()
+    scopes = res.limiter.scopes(await get_client_ip(request), str(claims.sub) if claims else None)
+    commands: list[tuple[Any, ...]] = []
+    if claims is not None:
+        commands.append(("MGET", *Revocations.keys(claims)))
+        commands.append(("GET", res.cache.key("user", str(claims.sub))))
+    if limited:
+        keys, args = res.limiter.command(scopes)
+        commands.append(("EVALSHA", res.limiter.sha, len(keys), *keys, *args))
+    try:
+        out = await res.line.send(commands)
+    except NoScriptError:
+        # Redis restarted or flushed its scripts: load once and go again.
+        await res.limiter.load()
+        out = await res.line.send(commands)
     if limited:
         decision = res.limiter.decide(scopes, out[-1])
         request.state.ratelimit = decision
         # Error responses built later carry the same headers (core/problems.py).
         request.state.ratelimit_headers = decision.headers()
-    if claims is None:
-        return None
-    if Revocations.revoked(claims, out[0]):
-        metrics.AUTH_EVENTS.labels("token", "revoked").inc()
-        raise _unauthorized("session has ended")
-    return Principal(claims.sub, claims.sid, claims.email, claims, out[1])
+    p = None
+    if claims is not None:
+        if Revocations.revoked(claims, out[0]):
+            metrics.AUTH_EVENTS.labels("token", "revoked").inc()
+            raise _unauthorized("session has ended")
+        p = Principal(claims.sub, claims.sid, claims.email, claims, out[1])
+    request.scope[_PRINCIPAL] = p
+    return p
 
 
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+# Both take the credentials, not the principal as a dependency of its own: one dependency
+# fewer to resolve on every API request.
 
 
-async def require_principal(p: OptionalPrincipal) -> Principal:
+async def require_principal(request: Request, creds: Bearer) -> Principal:
+    p = await authenticate(request, creds)
     if p is None:
         raise _unauthorized("authentication required")
     return p
@@ -111,8 +166,9 @@ async def require_principal(p: OptionalPrincipal) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 
 
-async def rate_limit(request: Request, res: Res, p: OptionalPrincipal, response: Response) -> None:
-    """Router-level: refuse with 429 when the check made in optional_principal said so."""
+async def rate_limit(request: Request, creds: Bearer, response: Response) -> None:
+    """Router-level: refuse with 429 when the check made in :func:`authenticate` said so."""
+    await authenticate(request, creds)
     decision: Decision | None = getattr(request.state, "ratelimit", None)
     if decision is None:
         return

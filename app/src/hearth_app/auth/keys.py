@@ -2,10 +2,16 @@
 
 The newest unretired key signs. Retired keys keep verifying until every token they signed
 has expired (``verify_until``), then drop out of the JWKS.
+
+Replicas agree at once, with PostgreSQL as the only truth: before signing, a replica checks in
+the same transaction that its key is still the active one (:meth:`KeyRing.sync_signer`); a
+token naming a kid it does not know makes it reload (:meth:`KeyRing.learn`, rate-limited so
+made-up kids cannot hammer the database). Verifying a token with a known kid costs no I/O.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -30,6 +36,11 @@ from hearth_app.core.db import utcnow
 log = logging.getLogger("hearth.keys")
 ALG = "EdDSA"
 _LOCK_ID = 0x48454152  # pg advisory lock: one replica creates or rotates at a time
+# Reloads caused by unknown kids, per process: a burst of 3, then one a second. A key rotated in
+# elsewhere needs one; a stream of made-up kids costs the database at most this.
+MISS_RELOAD_BURST = 3
+MISS_RELOADS_PER_SECOND = 1.0
+MAX_KID_LENGTH = 64  # signing_keys.kid
 
 
 @dataclass
@@ -40,6 +51,12 @@ class KeyRing:
     verify_keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     jwks_doc: dict[str, Any] = field(default_factory=lambda: {"keys": []})
     loaded_at: float = 0.0
+    # How often the ring was (re)loaded from PostgreSQL.
+    loads: int = 0
+    _maker: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+    _miss_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _miss_tokens: float = MISS_RELOAD_BURST
+    _miss_at: float = 0.0
 
     @classmethod
     def from_secret(cls, secret: str) -> KeyRing:
@@ -72,6 +89,7 @@ class KeyRing:
         access_ttl: timedelta | None = None,
     ) -> None:
         """Read live keys; create the first one, or rotate an old one, under a lock."""
+        self._maker = maker
         async with maker() as s:
             rows = await self._live(s)
         active = [r for r in rows if r.retired_at is None]
@@ -90,12 +108,53 @@ class KeyRing:
         self._install(rows)
 
     async def rotate(self, maker: async_sessionmaker[AsyncSession], access_ttl: timedelta) -> str:
+        self._maker = maker
         async with maker() as s:
             async with s.begin():
                 await s.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
                 kid = await self._rotate_in(s, access_ttl)
             self._install(await self._live(s))
         return kid
+
+    async def sync_signer(self, s: AsyncSession) -> None:
+        """Before signing: reload if another replica rotated, so a retired key never signs.
+
+        One small query, in the caller's transaction.
+        """
+        active = await s.scalar(
+            select(SigningKey.kid)
+            .where(SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.created_at.desc())
+            .limit(1)
+        )
+        if active != self.signing_kid:
+            self._install(await self._live(s))
+
+    async def learn(self, kid: str) -> bool:
+        """Whether ``kid`` is in the ring, after a reload if it was not (rate-limited)."""
+        if kid in self.verify_keys:
+            return True
+        if self._maker is None or len(kid) > MAX_KID_LENGTH:
+            return False
+        async with self._miss_lock:
+            # A reload made while this one waited may have brought it.
+            if kid in self.verify_keys:
+                return True
+            if not self._take_miss_token():
+                return False
+            async with self._maker() as s:
+                self._install(await self._live(s))
+        return kid in self.verify_keys
+
+    def _take_miss_token(self) -> bool:
+        now = time.monotonic()
+        refill = (now - self._miss_at) * MISS_RELOADS_PER_SECOND
+        self._miss_tokens = min(MISS_RELOAD_BURST, self._miss_tokens + refill)
+        self._miss_at = now
+        if self._miss_tokens < 1:
+            return False
+        self._miss_tokens -= 1
+        return True
 
     async def _rotate_in(self, s: AsyncSession, access_ttl: timedelta) -> str:
         now = utcnow()
@@ -141,6 +200,7 @@ class KeyRing:
                 signing = (r.kid, priv)
         self.verify_keys = verify
         self.jwks_doc = {"keys": jwks}
-        if signing:
-            self.signing_kid, self.signing_key = signing
+        # No active key means nothing may sign, not that the last one goes on.
+        self.signing_kid, self.signing_key = signing or (None, None)
         self.loaded_at = time.monotonic()
+        self.loads += 1

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hearth_app.core.db import Base, Timestamped, new_id
@@ -20,6 +20,9 @@ class User(Timestamped, Base):
     # NULL for accounts that only sign in through an OIDC provider.
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Someone vouched for the address: an operator (bootstrap) or an OIDC provider. Anyone can
+    # self-register any address, so only a verified account may be signed in to by email.
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ExternalIdentity(Timestamped, Base):

@@ -4,7 +4,8 @@ Authorization code flow with discovery, PKCE (S256), state and nonce. State, non
 PKCE verifier are kept in Redis for ten minutes and can be used once. The ID token is verified
 against the provider's published keys (algorithm allowlist, iss, aud, azp, exp, iat, nonce).
 An external identity maps to a local user by (provider, subject); a first login links to an
-existing account only through an email address the provider says it verified.
+existing account by email only when the provider says it verified the address and the local
+account's own address is verified too (see auth/service.py, login_external).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import httpx
 import jwt
 from redis.asyncio import Redis
 
+from hearth_app.auth.schemas import normalize_email
 from hearth_app.core.problems import Problem
 from hearth_app.core.settings import AuthSettings, OidcProvider
 
@@ -48,6 +50,16 @@ class ExternalUser:
 
 def _fail(detail: str) -> Problem:
     return Problem(401, detail, kind="oidc-failed")
+
+
+def _address(email: object) -> str | None:
+    """The provider's email in our spelling; None when it is not one we would accept at all."""
+    if not isinstance(email, str) or len(email) > 320:
+        return None
+    try:
+        return normalize_email(email)
+    except ValueError:
+        return None
 
 
 class OidcClient:
@@ -160,10 +172,7 @@ class OidcClient:
                 if info.get("sub") == claims["sub"]:
                     email, verified = info.get("email"), info.get("email_verified") is True
         return ExternalUser(
-            provider=name,
-            subject=str(claims["sub"]),
-            email=email.lower() if isinstance(email, str) else None,
-            email_verified=verified,
+            provider=name, subject=str(claims["sub"]), email=_address(email), email_verified=verified
         )
 
     async def _verify_id_token(

@@ -9,7 +9,7 @@ from hearth_app.auth import service
 from hearth_app.auth.deps import ACCESS_COOKIE, CurrentPrincipal, principal_from_token
 from hearth_app.auth.models import User
 from hearth_app.auth.schemas import LoginIn, MeOut, RefreshIn, RegisterIn, TokenOut, UserOut
-from hearth_app.core.deps import ClientIp, Res
+from hearth_app.core.deps import ClientIp, Res, resources_of
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.rbac import service as rbac
 from hearth_app.rbac.deps import deny, permissions_of
@@ -114,12 +114,15 @@ async def forward_auth(
 
 
 @me_router.get("/me", response_model=MeOut)
-async def me(p: CurrentPrincipal, res: Res) -> Any:
+async def me(request: Request, p: CurrentPrincipal) -> Response:
     """The caller's account, roles and permissions (cached, invalidated on change)."""
+    res = resources_of(request)
+    # Built here, not by FastAPI: a returned Response gets no headers from dependencies.
+    headers = getattr(request.state, "ratelimit_headers", None)
     if p.cached_profile is not None:
         # Already fetched with the session check: no extra round trip, no re-validation.
         res.cache.record("user", hit=True)
-        return Response(p.cached_profile, media_type="application/json")
+        return Response(p.cached_profile, media_type="application/json", headers=headers)
 
     async def load() -> dict[str, Any] | None:
         async with res.sessions() as s:
@@ -133,7 +136,9 @@ async def me(p: CurrentPrincipal, res: Res) -> Any:
     data = await res.cache.get_or_load("user", str(p.user_id), load)
     if data is None:
         raise Problem(404, "account no longer exists", kind="not-found")
-    return data
+    return Response(
+        MeOut.model_validate(data).model_dump_json(), media_type="application/json", headers=headers
+    )
 
 
 @wellknown.get("/.well-known/jwks.json")

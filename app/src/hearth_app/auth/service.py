@@ -19,7 +19,7 @@ from hearth_app.core.context import request_id_var
 from hearth_app.core.db import utcnow
 from hearth_app.core.problems import Problem
 from hearth_app.core.state import Resources
-from hearth_app.events import subjects
+from hearth_app.events import outbox, subjects
 from hearth_app.rbac import service as rbac
 from hearth_app.rbac.audit import audit
 from hearth_app.rbac.models import AuditLog
@@ -41,6 +41,12 @@ def _unauthorized(detail: str) -> Problem:
 
 
 async def register(res: Resources, email: str, password: str, display_name: str) -> User:
+    """Create an account, answering the same whether or not the address is taken.
+
+    A taken address gets a body of the same shape that names no account (a fresh id) and costs
+    the same (the password is hashed either way); nothing changes and the attempt is audited.
+    The user then signs in: a taken address opens only with its existing account's password.
+    """
     if not res.settings.auth.registration_enabled:
         raise Problem(403, "registration is closed on this deployment", kind="registration-closed")
     pw_hash = await res.passwords.hash(password)
@@ -53,10 +59,19 @@ async def register(res: Resources, email: str, password: str, display_name: str)
                 role = await rbac.role_by_name(s, DEFAULT_ROLE)
                 if role:
                     await rbac.grant_role(s, user.id, role)
-        except IntegrityError as exc:
-            raise Problem(409, "an account with this email exists", kind="conflict") from exc
+                outbox.record(s, subjects.USER_REGISTERED, {"user_id": str(user.id), "email": user.email})
+        except IntegrityError:
+            metrics.AUTH_EVENTS.labels("register", "exists").inc()
+            await audit(res.sessions, action="auth.register", outcome="exists", detail={"email": email})
+            return User(
+                id=uuid.uuid4(),
+                email=email,
+                display_name=display_name,
+                is_disabled=False,
+                email_verified=False,
+                created_at=utcnow(),
+            )
     metrics.AUTH_EVENTS.labels("register", "ok").inc()
-    await res.bus.publish(subjects.USER_REGISTERED, {"user_id": str(user.id), "email": user.email})
     return user
 
 
@@ -70,6 +85,7 @@ async def start_session(res: Resources, user: User, audit_row: AuditLog | None =
     raw, digest = tokens.new_refresh_token()
     a = res.settings.auth
     async with res.sessions() as s, s.begin():
+        await res.keys.sync_signer(s)
         s.add(
             RefreshToken(
                 family_id=family,
@@ -86,27 +102,35 @@ async def start_session(res: Resources, user: User, audit_row: AuditLog | None =
 
 
 async def login(res: Resources, email: str, password: str, ip: str) -> IssuedTokens:
-    wait = await res.backoff.retry_after(email, ip)
+    """Password login. The attempt is counted before the password is checked (auth/backoff.py).
+
+    Unknown account, wrong password and disabled account answer alike, after the same work.
+    """
+    wait = await res.backoff.reserve(email, ip)
     if wait:
         metrics.AUTH_EVENTS.labels("login", "throttled").inc()
         raise Problem(
             429,
-            "too many failed logins; wait before trying again",
+            f"too many failed logins; wait {wait} s before trying again",
             kind="login-backoff",
             headers={"Retry-After": str(wait)},
         )
     async with res.sessions() as s:
         user = await s.scalar(select(User).where(User.email == email))
     ok = await res.passwords.verify(user.password_hash if user else None, password)
-    if not ok or user is None:
-        await res.backoff.failed(email, ip)
-        metrics.AUTH_EVENTS.labels("login", "failed").inc()
-        await audit(res.sessions, action="auth.login", outcome="failed", ip=ip, detail={"email": email})
+    if not ok or user is None or user.is_disabled:
+        # A disabled account must not confirm that the password was right.
+        outcome = "disabled" if ok and user is not None else "failed"
+        metrics.AUTH_EVENTS.labels("login", outcome).inc()
+        await audit(
+            res.sessions,
+            action="auth.login",
+            outcome=outcome,
+            actor_id=user.id if user is not None and ok else None,
+            ip=ip,
+            detail={"email": email},
+        )
         raise _unauthorized("email or password is wrong")
-    if user.is_disabled:
-        metrics.AUTH_EVENTS.labels("login", "disabled").inc()
-        await audit(res.sessions, action="auth.login", outcome="disabled", actor_id=user.id, ip=ip)
-        raise Problem(403, "this account is disabled", kind="account-disabled")
     await res.backoff.succeeded(email, ip)
     if user.password_hash and res.passwords.needs_rehash(user.password_hash):
         new_hash = await res.passwords.hash(password)
@@ -151,6 +175,7 @@ async def refresh(res: Resources, raw: str, ip: str) -> IssuedTokens:
             user = await s.get(User, row.user_id)
             if user is None or user.is_disabled:
                 raise _unauthorized("account is disabled")
+            await res.keys.sync_signer(s)
             row.used_at = now
             new_raw, new_digest = tokens.new_refresh_token()
             s.add(
@@ -206,12 +231,11 @@ async def set_disabled(res: Resources, user_id: uuid.UUID, disabled: bool) -> Us
         if user is None:
             raise Problem(404, "no such user", kind="not-found")
         user.is_disabled = disabled
+        event = subjects.USER_DISABLED if disabled else subjects.USER_ENABLED
+        outbox.record(s, event, {"user_id": str(user_id)})
     if disabled:
         await end_all_sessions(res, user_id)
     await res.cache.invalidate("user", str(user_id))
-    await res.bus.publish(
-        subjects.USER_DISABLED if disabled else subjects.USER_ENABLED, {"user_id": str(user_id)}
-    )
     return user
 
 
@@ -227,8 +251,9 @@ async def login_external(res: Resources, ext: ExternalUser, ip: str) -> IssuedTo
         )
         user = await s.get(User, ident.user_id) if ident else None
         if user is None and ext.email and ext.email_verified and cfg.link_by_verified_email:
-            # Only an address the provider verified may claim an existing account.
-            user = await s.scalar(select(User).where(User.email == ext.email))
+            # Both sides must vouch for the address: the provider, and whoever made the local
+            # account (anyone may self-register anyone's address, then wait for the owner).
+            user = await s.scalar(select(User).where(User.email == ext.email, User.email_verified))
         if user is None:
             if not res.settings.auth.registration_enabled:
                 raise Problem(403, "registration is closed on this deployment", kind="registration-closed")
@@ -236,13 +261,15 @@ async def login_external(res: Resources, ext: ExternalUser, ip: str) -> IssuedTo
             if email is None or await s.scalar(select(User.id).where(User.email == email)):
                 digest = hashlib.sha256(f"{ext.provider}:{ext.subject}".encode()).hexdigest()[:20]
                 email = f"{digest}@{ext.provider}.oidc.invalid"
-            user = User(email=email, password_hash=None)
+            # A placeholder is no address: nothing may ever be linked to it by email.
+            user = User(email=email, password_hash=None, email_verified=email == ext.email)
             s.add(user)
             await s.flush()
             role = await rbac.role_by_name(s, DEFAULT_ROLE)
             if role:
                 await rbac.grant_role(s, user.id, role)
             created = True
+            outbox.record(s, subjects.USER_REGISTERED, {"user_id": str(user.id), "provider": ext.provider})
         if ident is None:
             s.add(
                 ExternalIdentity(provider=ext.provider, subject=ext.subject, user_id=user.id, email=ext.email)
@@ -250,8 +277,6 @@ async def login_external(res: Resources, ext: ExternalUser, ip: str) -> IssuedTo
     if user.is_disabled:
         metrics.AUTH_EVENTS.labels("oidc", "disabled").inc()
         raise Problem(403, "this account is disabled", kind="account-disabled")
-    if created:
-        await res.bus.publish(subjects.USER_REGISTERED, {"user_id": str(user.id), "provider": ext.provider})
     issued = await start_session(res, user)
     metrics.AUTH_EVENTS.labels("oidc", "ok").inc()
     await audit(

@@ -30,6 +30,12 @@ class TokenError(Exception):
     """The token is not acceptable; the message says why (for logs, not clients)."""
 
 
+class UnknownKeyError(TokenError):
+    def __init__(self, kid: str) -> None:
+        super().__init__("unknown key id")
+        self.kid = kid
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     sub: uuid.UUID
@@ -78,9 +84,11 @@ def verify_access(keys: KeyRing, settings: AuthSettings, token: str) -> AccessCl
     if header.get("typ") != ACCESS_TYP:
         raise TokenError(f"wrong token type {header.get('typ')!r}")
     kid = header.get("kid")
-    key = keys.verify_keys.get(kid) if isinstance(kid, str) else None
+    if not isinstance(kid, str):
+        raise TokenError("no key id")
+    key = keys.verify_keys.get(kid)
     if key is None:
-        raise TokenError("unknown key id")
+        raise UnknownKeyError(kid)
     try:
         claims = jwt.decode(
             token,
@@ -101,6 +109,19 @@ def verify_access(keys: KeyRing, settings: AuthSettings, token: str) -> AccessCl
         )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         raise TokenError(str(exc)) from exc
+
+
+async def verify_access_current(keys: KeyRing, settings: AuthSettings, token: str) -> AccessClaims:
+    """:func:`verify_access`, but a kid rotated in by another replica is learnt first.
+
+    A known kid costs nothing more; an unknown one may reload the ring from PostgreSQL.
+    """
+    try:
+        return verify_access(keys, settings, token)
+    except UnknownKeyError as exc:
+        if not await keys.learn(exc.kid):
+            raise
+    return verify_access(keys, settings, token)
 
 
 def new_refresh_token() -> tuple[str, bytes]:

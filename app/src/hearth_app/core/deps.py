@@ -13,12 +13,17 @@ from hearth_app.core.net import client_ip
 from hearth_app.core.state import Resources
 
 
-async def get_resources(request: Request) -> Resources:
+def resources_of(request: Request) -> Resources:
     res: Resources = request.app.state.resources
     return res
 
 
+async def get_resources(request: Request) -> Resources:
+    return resources_of(request)
+
+
 Res = Annotated[Resources, Depends(get_resources)]
+_CLIENT_IP = "hearth.client_ip"
 
 
 async def get_db(res: Res) -> AsyncIterator[AsyncSession]:
@@ -29,8 +34,13 @@ async def get_db(res: Res) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
-async def get_client_ip(request: Request, res: Res) -> str:
-    return await client_ip(request, res.settings.core.trusted_proxies)
+async def get_client_ip(request: Request) -> str:
+    """The client's address, worked out once per request (the auth dependency needs it too)."""
+    ip: str | None = request.scope.get(_CLIENT_IP)
+    if ip is None:
+        ip = await client_ip(request, resources_of(request).settings.core.trusted_proxies)
+        request.scope[_CLIENT_IP] = ip
+    return ip
 
 
 ClientIp = Annotated[str, Depends(get_client_ip)]

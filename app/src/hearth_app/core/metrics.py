@@ -17,4 +17,13 @@ CACHE = Counter("hearth_cache_requests_total", "Cache lookups", ["cache", "resul
 RATE_LIMITED = Counter("hearth_rate_limited_total", "Requests refused by the rate limiter", ["scope"])
 QUEUE_DEPTH = Gauge("hearth_queue_depth", "Messages waiting for a JetStream consumer", ["consumer"])
 EVENTS_PUBLISHED = Counter("hearth_events_published_total", "Domain events published", ["subject"])
+EVENTS_DUPLICATE = Counter(
+    "hearth_events_duplicate_total",
+    "Events published again that JetStream dropped as duplicates (same Nats-Msg-Id)",
+    ["subject"],
+)
+OUTBOX_PENDING = Gauge("hearth_outbox_pending", "Committed events not yet published (outbox rows)")
+OUTBOX_OLDEST_PENDING_AGE = Gauge(
+    "hearth_outbox_oldest_pending_age_seconds", "Age of the oldest committed event not yet published"
+)
 WORKER_MESSAGES = Counter("hearth_worker_messages_total", "Worker outcomes", ["outcome"])

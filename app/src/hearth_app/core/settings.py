@@ -80,7 +80,8 @@ class CoreSettings(_Base):
 
     env: Environment = "production"
     log_level: str = "INFO"
-    # Proxies whose X-Forwarded-For we believe (the edge). Others are ignored.
+    # Peers whose X-Forwarded-For we believe: addresses, networks (CIDR) or host names (the
+    # platform names its edge). Anyone else's forwarding headers are ignored (core/net.py).
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -181,7 +182,8 @@ class OidcProvider(BaseModel):
     client_id: str
     client_secret: SecretStr = SecretStr("")
     scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
-    # Link to an existing local account by email only when the provider says it is verified.
+    # Sign in to an existing local account with the same email, on a first login, only when the
+    # provider says the email is verified AND the local account's own email is verified.
     link_by_verified_email: bool = True
 
 
@@ -202,16 +204,17 @@ class AuthSettings(_Base):
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
-    # Failed-login backoff. Delay doubles per failure past the threshold, capped; it always ends.
-    backoff_base_seconds: float = 1.0
-    backoff_pair_threshold: int = 5
-    backoff_pair_max_seconds: int = 900
-    backoff_account_threshold: int = 10
-    # Small cap on the account-wide delay: other people's failures cannot lock a victim out.
-    backoff_account_max_seconds: int = 60
-    backoff_ip_threshold: int = 30
-    backoff_ip_max_seconds: int = 900
-    backoff_window_seconds: int = 24 * 3600
+    # Failed-login backoff (auth/backoff.py). Delay doubles per attempt past the threshold,
+    # capped; it always ends.
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    backoff_pair_threshold: int = Field(default=5, ge=1)
+    backoff_pair_max_seconds: int = Field(default=900, ge=1)
+    backoff_account_threshold: int = Field(default=10, ge=1)
+    # The account-wide wait anyone can cause for the owner, per attempt: at most a minute.
+    backoff_account_max_seconds: int = Field(default=60, ge=1, le=60)
+    backoff_ip_threshold: int = Field(default=30, ge=1)
+    backoff_ip_max_seconds: int = Field(default=900, ge=1)
+    backoff_window_seconds: int = Field(default=24 * 3600, ge=60)
     cookie_secure: bool = True
     oidc_providers: list[OidcProvider] = Field(default_factory=list)
     oidc_redirect_base: str = ""

@@ -19,6 +19,7 @@ from hearth_app.core.settings import Settings
 if TYPE_CHECKING:
     from hearth_app.core.cache import Cache
     from hearth_app.core.ratelimit import RateLimiter
+    from hearth_app.core.redisline import RedisLine
     from hearth_app.events.bus import EventBus
     from hearth_app.files.storage import Storage
 
@@ -29,6 +30,8 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
+    # The API's per-request round trip (auth/deps.py); connects on first use.
+    line: RedisLine
     keys: KeyRing
     passwords: Passwords
     cache: Cache

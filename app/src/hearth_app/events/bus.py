@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import nats
@@ -39,6 +40,13 @@ SETUP_RETRY_SECONDS = 0.1
 API_TIMEOUT_SECONDS = 5.0
 
 
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+class NatsUnavailableError(RuntimeError):
+    """NATS is not connected (down, or reconnecting)."""
+
+
 class ConsumerConflictError(RuntimeError):
     """A consumer of that name exists with settings that cannot be changed in place."""
 
@@ -60,6 +68,16 @@ class EventBus:
         self.settings = settings
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
+        self._on_reconnect: list[Callable[[], None]] = []
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the connection to NATS is back."""
+        self._on_reconnect.append(callback)
+
+    async def _reconnected(self) -> None:
+        log.info("reconnected to NATS")
+        for callback in self._on_reconnect:
+            callback()
 
     async def connect(self) -> None:
         s = self.settings
@@ -67,6 +85,7 @@ class EventBus:
             "servers": [s.url],
             "name": "hearth-app",
             "max_reconnect_attempts": -1,
+            "reconnected_cb": self._reconnected,
         }
         if s.user:
             opts.update(user=s.user, password=s.password.get_secret_value())
@@ -198,18 +217,22 @@ class EventBus:
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
 
-    async def publish(self, subject: str, data: dict[str, Any]) -> None:
-        """Publish an event; failures are logged, not raised (the write already committed)."""
-        if self.js is None:
-            return
-        event_id = uuid.uuid4().hex
+    async def publish(self, subject: str, data: dict[str, Any], event_id: str | None = None) -> None:
+        """Publish one event now and wait for JetStream to store it; raises if it did not.
+
+        Only the outbox relay (events/outbox.py) calls this: application code records its
+        events in its own transaction, so none is published for a change that rolled back or
+        lost while NATS is away. ``event_id`` goes into the body and into ``Nats-Msg-Id``, so
+        JetStream drops a second publish of the same event within the duplicate window.
+        """
+        if self.js is None or not self.connected:
+            raise NatsUnavailableError("not connected to NATS")
+        event_id = event_id or str(uuid.uuid4())
         body = json.dumps({"id": event_id, "type": subject, "data": data}).encode()
-        try:
-            # Nats-Msg-Id lets JetStream drop a duplicate if we ever retry.
-            await self.js.publish(subject, body, headers={"Nats-Msg-Id": event_id}, timeout=2)
-            metrics.EVENTS_PUBLISHED.labels(subject).inc()
-        except Exception:
-            log.exception("event publish failed", extra={"subject": subject})
+        ack = await self.js.publish(
+            subject, body, headers={"Nats-Msg-Id": event_id}, timeout=PUBLISH_TIMEOUT_SECONDS
+        )
+        (metrics.EVENTS_DUPLICATE if ack.duplicate else metrics.EVENTS_PUBLISHED).labels(subject).inc()
 
     async def request(self, subject: str, data: dict[str, Any], wait_seconds: float = 5.0) -> dict[str, Any]:
         assert self.nc is not None

@@ -2,7 +2,9 @@
 ``rpc.file.inspect`` request/reply responder.
 
 A message that keeps failing is redelivered with growing delays up to ``max_deliver`` times,
-then copied to the dead-letter stream (``dlq.<subject>``) and terminated.
+then copied to the dead-letter stream (``dlq.<subject>``) and terminated. Delivery is at least
+once (a redelivery after a lost ack, the outbox publishing an event again), so handling a
+message twice must change nothing: see :meth:`FileWorker.process`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from nats.aio.subscription import Subscription
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hearth_app.core import metrics
-from hearth_app.events import subjects
+from hearth_app.events import outbox, subjects
 from hearth_app.events.bus import EventBus
 from hearth_app.files.models import StoredFile
 from hearth_app.files.sniff import sniff
@@ -75,11 +77,28 @@ class FileWorker:
             row = await s.get(StoredFile, file_id)
         if row is None:
             raise LookupError(f"file {file_id} is not known")
+        return (row, *await self._measure(row))
+
+    async def _measure(self, row: StoredFile) -> tuple[str, str, int]:
+        """The stored object's SHA-256, sniffed type and size."""
         data = await self.storage.read(row.object_key, self.max_bytes)
-        return row, hashlib.sha256(data).hexdigest(), sniff(data[:8192]), len(data)
+        return hashlib.sha256(data).hexdigest(), sniff(data[:8192]), len(data)
 
     async def process(self, file_id: uuid.UUID) -> str:
-        row, digest, detected, size = await self.analyse(file_id)
+        """Check an uploaded file and mark it ready or rejected; returns the outcome.
+
+        Idempotent, as at-least-once delivery needs: only a file still ``uploaded`` is
+        checked, and its new status and the ``file.ready``/``file.rejected`` event commit
+        together under a row lock, so a redelivered or duplicated ``file.uploaded`` changes
+        nothing and publishes nothing (``duplicate``).
+        """
+        async with self.sessions() as s:
+            row = await s.get(StoredFile, file_id)
+        if row is None:
+            raise LookupError(f"file {file_id} is not known")
+        if row.status != "uploaded":
+            return "duplicate"
+        digest, detected, size = await self._measure(row)
         reason = None
         if size > self.max_bytes or size != row.size:
             reason = "size differs from the declared size"
@@ -89,15 +108,17 @@ class FileWorker:
             reason = f"content is {detected}, declared {row.content_type}"
         status = "rejected" if reason else "ready"
         async with self.sessions() as s, s.begin():
-            fresh = await s.get(StoredFile, file_id)
-            if fresh is not None:
-                fresh.status = status
-                fresh.detected_type = detected
-                fresh.reason = reason
-        await self.bus.publish(
-            subjects.FILE_READY if status == "ready" else subjects.FILE_REJECTED,
-            {"file_id": str(file_id), "project_id": str(row.project_id), "reason": reason},
-        )
+            fresh = await s.get(StoredFile, file_id, with_for_update=True)
+            if fresh is None or fresh.status != "uploaded":
+                return "duplicate"  # deleted, or checked by a concurrent delivery
+            fresh.status = status
+            fresh.detected_type = detected
+            fresh.reason = reason
+            outbox.record(
+                s,
+                subjects.FILE_READY if status == "ready" else subjects.FILE_REJECTED,
+                {"file_id": str(file_id), "project_id": str(row.project_id), "reason": reason},
+            )
         return status
 
     async def _on_uploaded(self, msg: Msg) -> None:

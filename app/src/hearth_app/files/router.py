@@ -11,7 +11,7 @@ from hearth_app.auth.deps import CurrentPrincipal
 from hearth_app.core.deps import ClientIp, Page, Res
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.core.schemas import Paginated
-from hearth_app.events import subjects
+from hearth_app.events import outbox, subjects
 from hearth_app.files.models import StoredFile
 from hearth_app.files.schemas import DownloadOut, FileIn, FileOut, InspectOut, UploadOut
 from hearth_app.projects.access import authorize
@@ -75,11 +75,13 @@ async def complete_upload(
     if int(head.get("ContentLength", -1)) != row.size:
         raise Problem(409, "uploaded size differs from the declared size", kind="conflict")
     async with res.sessions() as s, s.begin():
-        fresh = await s.get(StoredFile, file_id)
-        assert fresh is not None
+        fresh = await s.get(StoredFile, file_id, with_for_update=True)
+        if fresh is None or fresh.status != "pending":
+            # Completed (or deleted) by a concurrent request: one file.uploaded per file.
+            raise Problem(409, f"file is already {fresh.status if fresh else 'deleted'}", kind="conflict")
         fresh.status = "uploaded"
+        outbox.record(s, subjects.FILE_UPLOADED, {"file_id": str(file_id), "project_id": str(project_id)})
     row.status = "uploaded"
-    await res.bus.publish(subjects.FILE_UPLOADED, {"file_id": str(file_id), "project_id": str(project_id)})
     return row
 
 
@@ -149,5 +151,5 @@ async def delete_file(
         fresh = await s.get(StoredFile, file_id)
         if fresh is not None:
             await s.delete(fresh)
-    await res.bus.publish(subjects.FILE_DELETED, {"file_id": str(file_id), "project_id": str(project_id)})
+            outbox.record(s, subjects.FILE_DELETED, {"file_id": str(file_id), "project_id": str(project_id)})
     return Response(status_code=204)

@@ -13,7 +13,7 @@ from hearth_app.auth.models import User
 from hearth_app.core.deps import ClientIp, Page, Res
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.core.schemas import Paginated
-from hearth_app.events import subjects
+from hearth_app.events import outbox, subjects
 from hearth_app.projects.access import authorize, invalidate
 from hearth_app.projects.models import Project, ProjectMember
 from hearth_app.projects.schemas import MemberIn, MemberOut, ProjectIn, ProjectOut, ProjectPatch
@@ -29,7 +29,7 @@ async def create_project(body: ProjectIn, p: CanCreateProjects, res: Res) -> Pro
         s.add(proj)
         await s.flush()
         s.add(ProjectMember(project_id=proj.id, user_id=p.user_id, role="owner"))
-    await res.bus.publish(subjects.PROJECT_CREATED, {"project_id": str(proj.id), "owner_id": str(p.user_id)})
+        outbox.record(s, subjects.PROJECT_CREATED, {"project_id": str(proj.id), "owner_id": str(p.user_id)})
     return proj
 
 
@@ -69,8 +69,8 @@ async def patch_project(
             proj.name = body.name
         if body.description is not None:
             proj.description = body.description
+        outbox.record(s, subjects.PROJECT_UPDATED, {"project_id": str(project_id)})
     await invalidate(res, project_id)
-    await res.bus.publish(subjects.PROJECT_UPDATED, {"project_id": str(project_id)})
     return proj
 
 
@@ -78,10 +78,11 @@ async def patch_project(
 async def delete_project(project_id: uuid.UUID, p: CurrentPrincipal, res: Res, ip: ClientIp) -> Response:
     await authorize(res, p, project_id, "owner", ip)
     async with res.sessions() as s, s.begin():
-        # A statement, not a loaded row: deleting twice at once is no error.
-        await s.execute(delete(Project).where(Project.id == project_id))
+        # A statement, not a loaded row: deleting twice at once is no error (and one event).
+        deleted = await s.execute(delete(Project).where(Project.id == project_id))
+        if deleted.rowcount:  # type: ignore[attr-defined]
+            outbox.record(s, subjects.PROJECT_DELETED, {"project_id": str(project_id)})
     await invalidate(res, project_id)
-    await res.bus.publish(subjects.PROJECT_DELETED, {"project_id": str(project_id)})
     return Response(status_code=204)
 
 
@@ -114,14 +115,15 @@ async def put_member(
                     set_={"role": body.role},
                 )
             )
+            outbox.record(
+                s,
+                subjects.PROJECT_MEMBER_SET,
+                {"project_id": str(project_id), "user_id": str(user_id), "role": body.role},
+            )
     except IntegrityError as exc:
         # The project or the user was deleted meanwhile.
         raise Problem(404, "no such project or user", kind="not-found") from exc
     await invalidate(res, project_id)
-    await res.bus.publish(
-        subjects.PROJECT_MEMBER_SET,
-        {"project_id": str(project_id), "user_id": str(user_id), "role": body.role},
-    )
     return MemberOut(user_id=user_id, role=body.role)
 
 
@@ -134,13 +136,14 @@ async def delete_member(
         proj = await s.get(Project, project_id)
         if proj is not None and proj.owner_id == user_id:
             raise Problem(409, "the owner cannot be removed", kind="conflict")
-        await s.execute(
+        removed = await s.execute(
             delete(ProjectMember).where(
                 ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
             )
         )
+        if removed.rowcount:  # type: ignore[attr-defined]
+            outbox.record(
+                s, subjects.PROJECT_MEMBER_REMOVED, {"project_id": str(project_id), "user_id": str(user_id)}
+            )
     await invalidate(res, project_id)
-    await res.bus.publish(
-        subjects.PROJECT_MEMBER_REMOVED, {"project_id": str(project_id), "user_id": str(user_id)}
-    )
     return Response(status_code=204)
