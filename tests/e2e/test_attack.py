@@ -315,29 +315,34 @@ def audit_entries(edge: Edge, admin_token: str, outcome: str) -> list[dict[str, 
     return items
 
 
+def user_with_new_role(
+    edge: Edge, admin_token: str, prefix: str, permissions: list[str]
+) -> tuple[str, User]:
+    """A new role with `permissions`, granted by the admin to a new user, signed in anew."""
+    role = f"{prefix}-{secrets.token_hex(3)}"
+    r = edge.request(
+        "POST",
+        "/api/v1/admin/roles",
+        body={"name": role, "permissions": permissions},
+        token=admin_token,
+    )
+    assert r.status == 201, r.body
+    user = new_user(edge)
+    r = edge.request(
+        "PUT", f"/api/v1/admin/users/{user.id}/roles", body={"roles": [role]}, token=admin_token
+    )
+    assert r.status == 200, r.body
+    return role, relogin(edge, user)
+
+
 # ---- 3. nobody grants what they do not hold --------------------------------------------------
 
 
 def test_a_user_manager_cannot_make_anyone_admin_and_each_refusal_is_audited(
     edge: Edge, admin_token: str
 ) -> None:
-    helpdesk = f"helpdesk-{secrets.token_hex(3)}"
-    r = edge.request(
-        "POST",
-        "/api/v1/admin/roles",
-        body={"name": helpdesk, "permissions": ["users:read", "users:manage"]},
-        token=admin_token,
-    )
-    assert r.status == 201, r.body
-    mallory, other = new_user(edge), new_user(edge)
-    r = edge.request(
-        "PUT",
-        f"/api/v1/admin/users/{mallory.id}/roles",
-        body={"roles": [helpdesk]},
-        token=admin_token,
-    )
-    assert r.status == 200, r.body
-    mallory = relogin(edge, mallory)
+    _, mallory = user_with_new_role(edge, admin_token, "helpdesk", ["users:read", "users:manage"])
+    other = new_user(edge)
 
     for target in (mallory, other):
         r = edge.request(
@@ -357,23 +362,7 @@ def test_a_user_manager_cannot_make_anyone_admin_and_each_refusal_is_audited(
 def test_a_role_manager_cannot_widen_a_role_past_what_they_hold(
     edge: Edge, admin_token: str
 ) -> None:
-    editors = f"editors-{secrets.token_hex(3)}"
-    r = edge.request(
-        "POST",
-        "/api/v1/admin/roles",
-        body={"name": editors, "permissions": ["roles:manage"]},
-        token=admin_token,
-    )
-    assert r.status == 201, r.body
-    mallory = new_user(edge)
-    r = edge.request(
-        "PUT",
-        f"/api/v1/admin/users/{mallory.id}/roles",
-        body={"roles": [editors]},
-        token=admin_token,
-    )
-    assert r.status == 200, r.body
-    mallory = relogin(edge, mallory)
+    editors, mallory = user_with_new_role(edge, admin_token, "editors", ["roles:manage"])
     r = edge.request(
         "PATCH",
         f"/api/v1/admin/roles/{editors}",
