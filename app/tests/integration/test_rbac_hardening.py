@@ -219,4 +219,8 @@ async def test_concurrent_identical_member_writes_answer_cleanly(h: Harness) -> 
     def drop() -> Any:
         return h.client.delete(f"/api/v1/projects/{pid}", headers=owner)
 
-    assert set(await _all(4, drop)) <= {204, 404}
+    # A delete racing another may find the project gone (404) or its own membership gone with
+    # it (403): clean answers, never a 500; exactly one of them deletes.
+    drops = await _all(4, drop)
+    assert set(drops) <= {204, 403, 404}, drops
+    assert drops.count(204) >= 1, drops
