@@ -14,7 +14,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export HEARTH_CACHE
 
 PY := .venv/bin/python
-PY_SOURCES := hearth tests bench/deploy policies __main__.py
+PY_SOURCES := hearth tests bench/deploy bench/backup policies images/backup/agent __main__.py
 
 .PHONY: help
 help: ## List the targets
@@ -44,6 +44,18 @@ down: ## Destroy STACK; its data stays (PURGE=1 deletes it too)
 outputs: ## Print STACK's outputs (secrets masked; SHOW_SECRETS=1 shows them)
 	@$(PY) -m hearth.cli outputs --stack $(STACK) $(if $(SHOW_SECRETS),--show-secrets,)
 
+.PHONY: backup
+backup: ## Back up every data store of STACK now (FULL=1: PostgreSQL in full)
+	@$(PY) -m hearth.cli backup --stack $(STACK) $(if $(FULL),--full,)
+
+.PHONY: backups
+backups: ## List STACK's backups, their age and size
+	@$(PY) -m hearth.cli backups --stack $(STACK)
+
+.PHONY: restore
+restore: ## Restore STACK to the latest state or TIME=…; YES=1 replaces live data (STORES=postgres,s3,nats; FROM=offbox)
+	@$(PY) -m hearth.cli restore --stack $(STACK) $(if $(TIME),--time "$(TIME)",) $(if $(STORES),--stores $(STORES),) $(if $(YES),--yes,) $(if $(filter offbox,$(FROM)),--from-offbox,)
+
 .PHONY: lint
 lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 	@echo "==> ruff"; .venv/bin/ruff check $(PY_SOURCES); .venv/bin/ruff format --check $(PY_SOURCES)
@@ -53,6 +65,10 @@ lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 .PHONY: test
 test: setup lint ## Everything CI runs: lint, unit, engine, image, app, e2e and host tests
 	@bash tools/test.sh
+
+.PHONY: screenshots
+screenshots: ## Refresh docs/images/ from the running stack STACK (headless Chromium)
+	@$(PY) tools/screenshots.py --stack $(STACK)
 
 .PHONY: e2e
 e2e: setup ## A real `pulumi up` of a throwaway local stack and the e2e suites against it

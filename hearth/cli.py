@@ -1,4 +1,5 @@
-"""`python -m hearth.cli up|preview|down|outputs`: what `make up/preview/down/outputs` run."""
+"""`python -m hearth.cli up|preview|down|outputs|backup|backups|restore`: what the make
+targets of the same names run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from hearth import backups
 from hearth.settings import SettingsError
 from hearth.targets import target_for
 from hearth.workspace import check_settings, select_stack
@@ -45,6 +47,29 @@ def require_root(platform: str) -> None:
         )
 
 
+def run_backups(command: str, stack_name: str, args: argparse.Namespace) -> int:
+    """The backup commands, through the agents of the deployed stack."""
+    check_settings(stack_name)
+    outputs = select_stack(stack_name).outputs()
+    if "containers" not in outputs:
+        raise backups.BackupError(f"stack {stack_name} is not deployed; run: make up")
+    containers = outputs["containers"].value
+    if command == "backup":
+        backups.backup_now(containers, _out, full=args.full)
+    elif command == "backups":
+        backups.list_backups(containers, _out)
+    else:
+        backups.restore(
+            containers,
+            _out,
+            target=backups.restore_time(args.time) if args.time else None,
+            stores=args.stores.split(",") if args.stores else backups.STORES,
+            yes=args.yes,
+            from_offbox=args.from_offbox,
+        )
+    return 0
+
+
 def run(command: str, stack_name: str, *, purge: bool = False, show_secrets: bool = False) -> int:
     settings = check_settings(stack_name)
     if command in ("up", "down"):
@@ -72,14 +97,28 @@ def run(command: str, stack_name: str, *, purge: bool = False, show_secrets: boo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hearth", description=__doc__)
-    parser.add_argument("command", choices=["up", "preview", "down", "outputs"])
+    parser.add_argument(
+        "command", choices=["up", "preview", "down", "outputs", "backup", "backups", "restore"]
+    )
     parser.add_argument("--stack", default="local", help="stack name (default: local)")
     parser.add_argument("--purge", action="store_true", help="with down: also delete the data")
     parser.add_argument("--show-secrets", action="store_true", help="with outputs: unmask")
+    parser.add_argument("--full", action="store_true", help="with backup: PostgreSQL in full")
+    parser.add_argument("--time", help="with restore: the moment to go back to (ISO 8601)")
+    parser.add_argument("--stores", help="with restore: some of postgres,s3,nats (default all)")
+    parser.add_argument("--yes", action="store_true", help="with restore: replace live data")
+    parser.add_argument(
+        "--from-offbox", action="store_true", help="with restore: the off-box copies first"
+    )
     args = parser.parse_args(argv)
     try:
+        if args.command in ("backup", "backups", "restore"):
+            return run_backups(args.command, args.stack, args)
         return run(args.command, args.stack, purge=args.purge, show_secrets=args.show_secrets)
-    except SettingsError as exc:
+    except backups.RestoreRefused as exc:
+        sys.stderr.write(f"refused: {exc}\n")
+        return 2
+    except (SettingsError, backups.BackupError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     except auto.CommandError as exc:

@@ -8,7 +8,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 
 from hearth.catalog import public_url, services
 from hearth.secrets import GENERATED
-from hearth.settings import PROJECT, Settings, parse_settings
+from hearth.settings import BACKUP_S3_KEYS, PROJECT, Settings, parse_settings
 from hearth.targets import Deployment, target_for
 
 
@@ -22,11 +22,16 @@ def main() -> None:
     settings = load_settings()
     config = pulumi.Config(PROJECT)
     secrets = {key: config.require_secret(key) for key in GENERATED}
+    if settings.backup_s3_url is not None:
+        # The operator's key for the off-box bucket (docs/backups.md); required with it.
+        secrets |= {key: config.require_secret(key) for key in BACKUP_S3_KEYS}
     deployment = Deployment(pulumi.get_stack(), settings, services(settings), secrets)
     outputs = target_for(settings.platform).deploy(deployment)
 
     pulumi.export("endpoint", public_url(settings) + "/")
     pulumi.export("adminEmail", settings.admin_email)
     pulumi.export("adminPassword", secrets["adminPassword"])
+    # The key of every backup repository, for the operator to keep a copy off the machine.
+    pulumi.export("backupPassword", secrets["backupPassword"])
     for key, value in outputs.items():
         pulumi.export(key, value)

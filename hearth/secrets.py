@@ -12,6 +12,7 @@ import secrets
 GENERATED = {
     "postgresPassword": "PostgreSQL superuser (postgres)",
     "appDbPassword": "PostgreSQL role `app`, owner of the app's database only",
+    "postgresMonitorPassword": "PostgreSQL role `monitor` of the metrics exporter, pg_monitor only",
     "redisPassword": "Redis/Valkey `default` user",
     "natsPassword": "NATS user `app`",
     "s3RootSecretKey": (
@@ -20,6 +21,8 @@ GENERATED = {
     "adminPassword": "the platform's first admin account",
     "appS3SecretKey": "S3 access key `hearth-app`, limited to the app's bucket",
     "authKeyEncryptionSecret": "encrypts the app's token signing keys at rest in PostgreSQL",
+    "backupPassword": "encrypts every backup repository (pgBackRest and restic)",
+    "natsBackupPassword": "NATS user `backup`: the JetStream snapshot and restore API",
     "digestKey": "keys the HMAC of secret values in container labels (a label reveals nothing)",
 }
 """Config key (under `hearth:`) → what it protects."""

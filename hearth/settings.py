@@ -30,7 +30,9 @@ ZfsName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")]
 Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 """An address as the app accepts it (app/src/hearth_app/auth/schemas.py, Email)."""
 
-SECRET_KEYS = ("truenasApiKey", *GENERATED)
+BACKUP_S3_KEYS = ("backupS3AccessKey", "backupS3SecretKey")
+"""The off-box bucket's key, set by the operator as Pulumi secrets (docs/backups.md)."""
+SECRET_KEYS = ("truenasApiKey", *BACKUP_S3_KEYS, *GENERATED)
 """Keys held only as Pulumi secrets: read by the program with require_secret, never here."""
 
 DEFAULT_DATA_ROOT = {"linux": "/srv/hearth", "wsl2": "/srv/hearth"}
@@ -98,6 +100,33 @@ class Settings(BaseModel):
     """Sender address of alert mails (default: alerts@<the platform's host>)."""
     alert_smtp_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")] | None = None
     """SMTP relay for alert mails, host:port, without authentication (a local relay)."""
+    backup_interval_minutes: Annotated[int, Field(ge=1, le=10080)] = 60
+    """How often each data store is backed up: an incremental PostgreSQL backup and a
+    snapshot of the S3 objects and the NATS streams (docs/backups.md)."""
+    backup_full_interval_hours: Annotated[int, Field(ge=1, le=8760)] = 168
+    """How often PostgreSQL gets a full backup; incrementals stand on the newest one."""
+    backup_retention_days: Annotated[int, Field(ge=1, le=3650)] = 14
+    """Backups (and the WAL archive) are kept until no restore within this many days
+    needs them."""
+    wal_archive_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 60
+    """PostgreSQL hands a WAL segment to the archive at least this often while anything is
+    written: the most a restore to the latest state can lose."""
+    backup_s3_url: (
+        Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")] | None
+    ) = None
+    """An S3 server off this machine (scheme, host, port) that receives a copy of every
+    backup repository after each backup; with backupS3Bucket and the secrets
+    backupS3AccessKey, backupS3SecretKey."""
+    backup_s3_bucket: (
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] | None
+    ) = None
+    """The off-box bucket (made when missing, if the key may)."""
+    backup_s3_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$")] = (
+        "hearth"
+    )
+    """Where in the bucket this stack's copies go: one prefix per stack sharing a bucket."""
+    backup_s3_region: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "us-east-1"
+    """The bucket's region, for the S3 signature."""
     truenas_url: Annotated[str, Field(pattern=r"^wss?://[^/\s]+(/.*)?$")] | None = None
     """TrueNAS middleware WebSocket URL, e.g. wss://nas.lan/api/current (truenas only)."""
     truenas_pool: ZfsName | None = None
@@ -136,6 +165,11 @@ class Settings(BaseModel):
             problems["alertSmtpHost"] = "required with hearth:alertEmailTo (host:port of a relay)"
         if self.logs_port in (self.http_port, self.https_port):
             problems["logsPort"] = f"must differ from httpPort and httpsPort ({self.logs_port})"
+        if (self.backup_s3_url is None) != (self.backup_s3_bucket is None):
+            problems["backupS3Bucket" if self.backup_s3_url else "backupS3Url"] = (
+                "backupS3Url and backupS3Bucket go together: set both for off-box copies, "
+                "or neither"
+            )
         if self.platform == "truenas":
             for key in ("truenas_url", "truenas_pool"):
                 if getattr(self, key) is None:

@@ -43,4 +43,12 @@ if [ ! -x "$VMALERT_TOOL" ]; then
     && mv "$VMALERT_TOOL.tmp" "$VMALERT_TOOL" || { docker rm "$cid" >/dev/null; die "copying vmalert-tool failed"; }
   docker rm "$cid" >/dev/null
 fi
+# Headless Chromium, for the e2e's pictures of the monitoring UIs (tests/e2e/browser.py) and
+# `make screenshots`: Debian's package, as no test tool may download a browser here.
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing Debian's chromium (headless, for the monitoring UIs' screenshots)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || die "apt-get could not install chromium; install it by hand and re-run"
+fi
 ok "setup complete in $((SECONDS - start)) s"

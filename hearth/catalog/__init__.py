@@ -12,6 +12,8 @@ One module per service, its config files as templates in templates/<service>/:
 - `migrate` (app.py): the app's one-shot (schema, streams, the first admin);
 - `app-1` … `app-N` (app.py): the API replicas, on `edge` and `backend`;
 - `edge` (edge.py): Caddy, the only service publishing ports;
+- `backup-postgres`, `backup-s3`, `backup-nats` (backup.py): an agent per data store,
+  backing it up on a schedule into its repository store `<store>-backup`;
 - monitoring (monitoring.py): exporters, `alertmanager`, `logs` (VictoriaLogs), `metrics`
   (VictoriaMetrics) and `vmalert`, scraping every spec with a metrics endpoint.
 
@@ -22,7 +24,7 @@ bootstrap one-shot shape, template rendering). Secrets reach containers only as 
 
 from __future__ import annotations
 
-from hearth.catalog import app, edge, monitoring, nats, postgres, redis, s3
+from hearth.catalog import app, backup, edge, monitoring, nats, postgres, redis, s3
 from hearth.catalog.common import TMP, public_url, secret_path
 from hearth.catalog.spec import ServiceSpec, check_catalog
 from hearth.settings import Settings
@@ -64,6 +66,7 @@ def services(settings: Settings) -> tuple[ServiceSpec, ...]:
         app.migrate(settings),
         *app.replicas(settings),
         edge.server(settings),
+        *backup.agents(settings),
     )
     # Monitoring last: it scrapes what comes before it (hearth/catalog/monitoring.py).
     specs = (*platform, *monitoring.servers(settings, platform))

@@ -39,6 +39,22 @@ ONE_SHOT_HEALTH = HealthCheck(test=("true",), interval_s=30, retries=1, start_pe
 
 DATA_LABELS = {"hearth.role": "data"}
 
+FAST_DNS = ("timeout:1", "attempts:1")
+"""resolv.conf options for a service that must notice quickly when a peer is gone: the
+lookup of a stopped service's name fails after a second instead of ten
+(ServiceSpec.dns_options)."""
+
+BACKUP_REPOSITORY = "/backup"
+"""Where a backup repository store is mounted: in each backup agent (backup.py), and in
+`postgres`, which archives its WAL there."""
+BACKUP_SECRET = "backupPassword"  # noqa: S105 - its name, not its value
+"""The one generated secret every backup repository is encrypted with."""
+
+
+def backup_store(service: str) -> str:
+    """The data store holding `service`'s backups, kept like its data."""
+    return f"{service}-backup"
+
 
 def secret_path(name: str) -> str:
     """Where a secret's file is mounted: /run/secrets/<snake_case name>."""

@@ -8,9 +8,9 @@
 - `alertmanager`: grouping, inhibition, and the receivers the stack configures (a webhook,
   mail through a relay);
 - `logs`: VictoriaLogs, fed by Docker's syslog log driver of every container;
-- exporters for what has no metrics of its own: `postgres-exporter`, `redis-exporter`,
-  `nats-exporter`, `node-exporter` (the host), `blackbox-exporter` (the edge's
-  certificate, S3's health).
+- exporters for what has no metrics of its own: `postgres-exporter` (as the role
+  `monitor`, pg_monitor only), `redis-exporter`, `nats-exporter`, `node-exporter` (the
+  host), `blackbox-exporter` (the edge's certificate, S3's health and an S3 request).
 
 Everything is on the internal `monitoring` network; people reach the UIs through the
 edge only, under the platform's login (PREFIXES, UI_ROUTES; the edge's Caddyfile).
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from hearth.catalog import edge, nats, postgres, redis, s3
 from hearth.catalog.common import (
+    FAST_DNS,
     TMP,
     go_memory_limit,
     public_host,
@@ -111,16 +112,15 @@ UI_ROUTES = {
 }
 """Paths relative to the UI's prefix (PREFIXES)."""
 
-DNS_OPTIONS = ("timeout:1", "attempts:1")
-"""A scraper or exporter answers within its scrape timeout when a peer is gone: the lookup
-of a stopped service's name fails after a second instead of ten (ServiceSpec.dns_options)."""
 
 PERMISSION = "dashboards:view"
 """What a user needs to see any monitoring UI (the app's permission catalogue)."""
 
 DASHBOARDS = ("overview", "postgres", "valkey", "nats", "app", "edge", "host")
 """vmui dashboards, templates/monitoring/dashboards/<name>.json.j2."""
-RULES = ("services", "data", "app", "edge", "host")
+RULES = ("services", "data", "backups", "app", "edge", "host")
+BACKUP_PREFIX = "backup-"
+"""Backup agents are services `backup-<store>` (rules/backups.yml.j2, the overview's row)."""
 """Rule groups, templates/monitoring/rules/<name>.yml.j2 (unit tests: tests/monitoring/)."""
 
 
@@ -137,8 +137,10 @@ def probes(settings: Settings) -> tuple[Probe, ...]:
     return (
         # The certificate the edge presents for the platform's name (SNI: blackbox.yml.j2).
         Probe("edge-tls", "edge_tls", f"{edge.NAME}:{edge.HTTPS_PORT}"),
-        # The S3 server has no Prometheus metrics (statsd only): its health endpoint.
+        # The S3 server has no Prometheus metrics (statsd only): its health endpoint, and
+        # an S3 request on the app's bucket (S3Errors; blackbox.yml.j2, module s3_api).
         Probe("s3", "http_2xx", f"http://{s3.NAME}:{s3.S3_PORT}/health"),
+        Probe("s3-api", "s3_api", f"http://{s3.NAME}:{s3.S3_PORT}/{s3.BUCKET}/.hearth-probe"),
     )
 
 
@@ -190,7 +192,8 @@ def _spec(
         processes=processes,
         metrics=MetricsEndpoint(port, metrics_path),
         labels=LABELS,
-        dns_options=DNS_OPTIONS,
+        # A scraper or exporter answers within its scrape timeout when a peer is gone.
+        dns_options=FAST_DNS,
     )
 
 
@@ -201,13 +204,26 @@ def exporters(settings: Settings) -> tuple[ServiceSpec, ...]:
             port=9187,
             health_path="/",
             networks=("backend", "monitoring"),
-            command=("prometheus-postgres-exporter", "--web.listen-address=:9187"),
+            command=(
+                "prometheus-postgres-exporter",
+                "--web.listen-address=:9187",
+                f"--extend.query-path={ETC}/postgres-queries.yml",
+            ),
+            # Its own role, pg_monitor only (the bootstrap makes it), never the superuser.
             env={
                 "DATA_SOURCE_URI": f"{postgres.NAME}:{postgres.PORT}/postgres?sslmode=disable",
-                "DATA_SOURCE_USER": "postgres",
-                "DATA_SOURCE_PASS_FILE": secret_path("postgresPassword"),
+                "DATA_SOURCE_USER": postgres.MONITOR,
+                "DATA_SOURCE_PASS_FILE": secret_path(postgres.MONITOR_SECRET),
             },
-            secrets=secrets("postgresPassword"),
+            secrets=secrets(postgres.MONITOR_SECRET),
+            files=(
+                template_file(
+                    f"{ETC}/postgres-queries.yml",
+                    "monitoring/postgres-queries.yml.j2",
+                    container=postgres.NAME,
+                    memory_function=postgres.MEMORY_FUNCTION,
+                ),
+            ),
             depends_on=(postgres.NAME,),
         ),
         _spec(
@@ -304,6 +320,8 @@ def rule_files(settings: Settings, specs: Sequence[ServiceSpec]) -> tuple[Config
     # Caddy's internal CA issues 12-hour certificates and renews them with 4 hours left;
     # ACME ones last 90 days and are renewed 30 days before they end.
     cert_warning_s = 14 * 86400 if settings.domain else 3600
+    # A write is archived within archive_timeout (and a scrape or two): past that, stale.
+    wal_stale_for_s = settings.wal_archive_timeout_s + 120
     files = [
         template_file(
             f"{ETC}/rules/{name}.yml",
@@ -311,6 +329,9 @@ def rule_files(settings: Settings, specs: Sequence[ServiceSpec]) -> tuple[Config
             cert_warning_s=cert_warning_s,
             redis=redis.NAME,
             nats=nats.NAME,
+            wal_archive_timeout_s=settings.wal_archive_timeout_s,
+            wal_stale_s=max(300, wal_stale_for_s),
+            wal_stale_for_s=wal_stale_for_s,
         )
         for name in RULES
     ]
@@ -324,9 +345,19 @@ def rule_files(settings: Settings, specs: Sequence[ServiceSpec]) -> tuple[Config
     return tuple(files)
 
 
-def dashboard_files() -> tuple[ConfigFile, ...]:
+def backup_agents(specs: Sequence[ServiceSpec]) -> list[str]:
+    """The backup agents of the catalog (`backup-<store>`, each with its metrics endpoint)."""
+    return [s.name for s in specs if s.name.startswith(BACKUP_PREFIX) and s.metrics is not None]
+
+
+def dashboard_files(specs: Sequence[ServiceSpec]) -> tuple[ConfigFile, ...]:
+    """The dashboards; the overview has a Backups row when the catalog has backup agents."""
     return tuple(
-        template_file(f"{ETC}/dashboards/{name}.json", f"monitoring/dashboards/{name}.json.j2")
+        template_file(
+            f"{ETC}/dashboards/{name}.json",
+            f"monitoring/dashboards/{name}.json.j2",
+            backups=backup_agents(specs),
+        )
         for name in DASHBOARDS
     )
 
@@ -352,7 +383,7 @@ def metrics(settings: Settings, specs: Sequence[ServiceSpec]) -> ServiceSpec:
         health_path=f"{prefix}/health",
         files=(
             ConfigFile(target=f"{ETC}/scrape.yml", content=scrape_config(settings, specs)),
-            *dashboard_files(),
+            *dashboard_files(specs),
         ),
         mounts=(VolumeMount(volume=f"{METRICS}-data", target="/data"),),
         tmpfs={TMP: "size=16m"},

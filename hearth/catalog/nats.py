@@ -33,6 +33,26 @@ CONF = "/etc/nats/hearth.conf"
 START = f"{ETC}/nats-start.sh"
 
 APP_USER = "app"
+BACKUP_USER = "backup"
+"""`backup-nats` (backup.py): the JetStream snapshot and restore API, nothing else."""
+BACKUP_SECRET = "natsBackupPassword"  # noqa: S105 - its name, not its value
+
+# What the NATS CLI in images/backup sends for `nats stream ls|rm` and `nats backup`: stream
+# listing, snapshot and restore requests, snapshot chunk acknowledgements and restore
+# chunks; the answers come to its inbox.
+BACKUP_NATS_PUBLISH = (
+    "$JS.API.INFO",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.SNAPSHOT.*",
+    "$JS.API.STREAM.RESTORE.*",
+    "$JS.API.STREAM.DELETE.*",
+    "$JS.API.CONSUMER.LIST.*",
+    "$JS.API.CONSUMER.INFO.*.*",
+    "$JS.SNAPSHOT.>",
+)
+BACKUP_NATS_SUBSCRIBE = ("_INBOX.>",)
 
 # What the app does on NATS (app/src/hearth_app/events, app/src/hearth_app/files): one
 # line per use, so a new subject is a new line here.
@@ -67,6 +87,9 @@ def config() -> str:
         app_user=APP_USER,
         app_publish=list(APP_NATS_PUBLISH),
         app_subscribe=list(APP_NATS_SUBSCRIBE),
+        backup_user=BACKUP_USER,
+        backup_publish=list(BACKUP_NATS_PUBLISH),
+        backup_subscribe=list(BACKUP_NATS_SUBSCRIBE),
     )
 
 
@@ -76,7 +99,8 @@ def start_script() -> ConfigFile:
         "nats/nats-start.sh.j2",
         mode=EXECUTABLE,
         conf=CONF,
-        password_file=secret_path("natsPassword"),
+        app_password_file=secret_path("natsPassword"),
+        backup_password_file=secret_path(BACKUP_SECRET),
         data=DATA,
     )
 
@@ -90,7 +114,7 @@ def server(settings: Settings) -> ServiceSpec:
         networks=("backend",),
         command=bash(START),
         env={"GOMEMLIMIT": go_memory_limit(memory)},
-        secrets=secrets("natsPassword"),
+        secrets=secrets("natsPassword", BACKUP_SECRET),
         files=(ConfigFile(target=CONF, content=config()), start_script()),
         mounts=data_volume(NAME, DATA),
         healthcheck=DATA_HEALTH,

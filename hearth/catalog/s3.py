@@ -18,16 +18,21 @@ from hearth.catalog.common import (
     template_file,
 )
 from hearth.catalog.images import image_ref
-from hearth.catalog.spec import ServiceSpec
+from hearth.catalog.spec import MetricsEndpoint, ServiceSpec, VolumeMount
 from hearth.settings import Settings
 
 NAME = "s3"
 USER = "996:996"
 """The image's uid:gid (images/s3/Dockerfile, USER)."""
 S3_PORT = 7070
+DATA = "/data"
+"""Objects as files (metadata in extended attributes) and the gateway's accounts."""
 ADMIN_PORT = 7071
 """The gateway's admin API (accounts, bucket owners): root-signed requests only; the edge
 never routes to it."""
+METRICS_PORT = 7072
+"""The container's memory, served by the process running the gateway (hearth-s3-run): the
+gateway exports statsd only (docs/monitoring.md#memory)."""
 
 ROOT_ACCESS_KEY = "hearth-root"
 """The gateway's root account; its secret is `s3RootSecretKey`, read by the bootstrap alone."""
@@ -39,6 +44,10 @@ APP_S3_ACCESS_KEY = "hearth-app"
 BOOTSTRAP_SCRIPT = f"{ETC}/bootstrap-s3.sh"
 
 
+def data_mounts() -> tuple[VolumeMount, ...]:
+    return data_volume(NAME, DATA)
+
+
 def server(settings: Settings) -> ServiceSpec:
     # ~60 MB idle; uploads stream to disk in 1 MiB buffers. The soft limit makes the Go
     # GC work harder well before the OOM killer would.
@@ -47,19 +56,21 @@ def server(settings: Settings) -> ServiceSpec:
         name=NAME,
         image=image_ref(NAME),
         user=USER,
-        # `storage` lets the edge reach the S3 API without joining `backend`.
-        networks=("backend", "storage"),
+        # `storage` lets the edge reach the S3 API without joining `backend`; `monitoring`
+        # is where METRICS_PORT is scraped.
+        networks=("backend", "storage", "monitoring"),
         env={
             "ROOT_ACCESS_KEY": ROOT_ACCESS_KEY,
             "ROOT_SECRET_KEY_FILE": secret_path("s3RootSecretKey"),
             "GOMEMLIMIT": go_memory_limit(memory, percent=50),
         },
         secrets=secrets("s3RootSecretKey"),
-        mounts=data_volume(NAME, "/data"),
+        mounts=data_mounts(),
         tmpfs={TMP: "size=16m"},
         healthcheck=DATA_HEALTH,
         memory_mb=memory,
         processes=256,
+        metrics=MetricsEndpoint(port=METRICS_PORT),
         labels=DATA_LABELS,
     )
 

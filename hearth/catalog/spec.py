@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-NETWORKS = ("edge", "backend", "storage", "monitoring", "intake")
-"""Logical networks. All but `edge` are internal: no route out.
+NETWORKS = ("edge", "backend", "storage", "monitoring", "intake", "offbox")
+"""Logical networks. All but `edge` and `offbox` are internal: no route out.
 
-- `edge`: the edge proxy and the app replicas (the only network with a route out).
+- `edge`: the edge proxy and the app replicas.
 - `backend`: the app, the data services and the bootstrap one-shots.
 - `storage`: the edge and the S3 server only, so the edge can serve presigned URLs
   without joining `backend` (where PostgreSQL, Redis and NATS listen).
@@ -24,6 +24,8 @@ NETWORKS = ("edge", "backend", "storage", "monitoring", "intake")
 - `intake`: the logs service alone. Docker publishes no port of a container that is only on
   internal networks, and the logs service takes Docker's syslog lines on a loopback UDP
   port of the host. It has no route out either: no NAT (NO_NAT_NETWORKS).
+- `offbox`: the off-box copiers alone (hearth/catalog/backup.py), when the stack names a
+  bucket: their route out to it. They mount nothing writable.
 """
 
 INTERNAL_NETWORKS = frozenset({"backend", "storage", "monitoring"})

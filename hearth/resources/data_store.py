@@ -71,17 +71,29 @@ class HostDirectory(pulumi.dynamic.Resource, module="hearth", name="HostDirector
         )
 
 
-def ensure_volume(name: str, labels: dict[str, str]) -> None:
-    """Create the volume unless it exists (a kept volume is adopted as it is)."""
+def ensure_volume(name: str, labels: dict[str, str], uid: int, gid: int, image: str) -> None:
+    """Create the volume unless it exists (a kept volume is adopted as it is), its root
+    directory owned by `uid:gid`, mode 0700, as a host directory would be: the services run
+    without CAP_CHOWN, and a mount point their image lacks would be root's. `image` (the
+    owner's) does the chown, as root, once, with no network."""
     try:
         docker("volume", "inspect", name)
     except DockerError:
         docker("volume", "create", *(f"--label={k}={v}" for k, v in sorted(labels.items())), name)
+        script = f"chown {uid}:{gid} /volume && chmod 0700 /volume"
+        docker(
+            "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "sh",
+            "-v", f"{name}:/volume", image, "-c", script,
+        )  # fmt: skip
+
+
+def _volume_args(props: dict[str, Any]) -> tuple[str, dict[str, str], int, int, str]:
+    return props["name"], props["labels"], int(props["uid"]), int(props["gid"]), props["image"]
 
 
 class _DockerVolumeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ensure_volume(props["name"], props["labels"])
+        ensure_volume(*_volume_args(props))
         return CreateResult(props["name"], props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -89,7 +101,7 @@ class _DockerVolumeProvider(ResourceProvider):
         return DiffResult(changes=olds["name"] != news["name"], replaces=["name"])
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        ensure_volume(news["name"], news["labels"])
+        ensure_volume(*_volume_args(news))
         return UpdateResult(news)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -97,18 +109,20 @@ class _DockerVolumeProvider(ResourceProvider):
 
 
 class DockerVolume(pulumi.dynamic.Resource, module="hearth", name="DockerVolume"):
-    """A named Docker volume; kept when the stack goes."""
+    """A named Docker volume owned by its service's uid; kept when the stack goes."""
 
     def __init__(
         self,
         name: str,
         volume: str,
         labels: dict[str, str],
+        owner: tuple[int, int, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        uid, gid, image = owner
         super().__init__(
             _DockerVolumeProvider(),
             name,
-            {"name": volume, "labels": labels},
+            {"name": volume, "labels": labels, "uid": uid, "gid": gid, "image": image},
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
         )

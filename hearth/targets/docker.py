@@ -89,12 +89,14 @@ def deploy(d: Deployment) -> Mapping[str, Any]:
     files = files_dir(settings, stack)
     stores: dict[str, pulumi.Resource] = {}
     paths: dict[str, str] = {}
+    images_by_service = {spec.name: spec.image for spec in d.specs}
     for store in data_stores(d.specs).values():
         if data_root is None:
             stores[store.name] = DockerVolume(
                 f"{project}-{store.name}",
                 render.volume_name(project, store.name),
                 {STACK_LABEL: stack, "hearth.store": store.name},
+                owner=(store.uid, store.gid, images_by_service[store.service]),
             )
         else:
             paths[store.name] = f"{data_root}/{stack}/{store.name}"

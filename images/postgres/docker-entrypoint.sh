@@ -111,4 +111,11 @@ fi
 # The secrets are not needed by the server itself: keep them out of its environment.
 unset POSTGRES_PASSWORD POSTGRES_PASSWORD_FILE
 
+# The pgBackRest repository's cipher pass from a mounted secret, on every start:
+# archive_command/restore_command (pgbackrest archive-push/archive-get) inherit
+# it from the server's environment, and it never shows in `docker inspect`.
+if [ -n "${PGBACKREST_REPO1_CIPHER_PASS_FILE:-}" ]; then
+  file_env PGBACKREST_REPO1_CIPHER_PASS
+fi
+
 exec "$@"

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Entrypoint of hearth/s3. For the server (versitygw): reads the root account
 # from ROOT_ACCESS_KEY_FILE and ROOT_SECRET_KEY_FILE (or the plain variables),
-# checks them and /data, then execs the server as PID 1. Other commands
-# (hearth-s3-bootstrap, bash) run as given.
+# checks them and /data, then execs hearth-s3-run, which runs the server as its
+# child (passing signals on, exiting with its status) and serves the container's
+# memory on :7072/metrics. Other commands (hearth-s3-bootstrap, bash) run as given.
 set -Eeuo pipefail
 
 die() { echo "hearth/s3: error: $*" >&2; exit 1; }
@@ -36,6 +37,7 @@ if [ "$1" = versitygw ]; then
   [ -w /data ] || die "/data is not writable by uid $(id -u): mount a volume there owned by 996:996"
   # A fresh host directory (linux, wsl2, TrueNAS) is empty: make the layout.
   mkdir -p /data/buckets /data/iam
+  exec hearth-s3-run "$@"
 fi
 
 exec "$@"

@@ -8,6 +8,7 @@ so `pytest tests` stays fast and offline.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from hearth.catalog import services
+from hearth.catalog import BUCKET, TMP, services
 from hearth.catalog.spec import ServiceSpec
 from hearth.settings import PROJECT, Settings
 from hearth.targets import docker as docker_target
@@ -47,6 +48,19 @@ MONITORING = {
     "alertWebhookUrl": f"http://{HOOK}:8080/alerts",
 }
 """Monitoring settings of the e2e stack (keys of Pulumi.yaml)."""
+OFFSITE = "offsite"
+"""An S3 server standing in for one off this machine: a container of its own, attached to
+the stack's `offbox` network after the first up (test_backup.py)."""
+OFFSITE_KEY = "offsite-root"
+BACKUPS = {
+    # The archive's floor, so the restore-to-latest drill waits seconds, not a minute.
+    "walArchiveTimeoutS": 10,
+    "backupS3Url": f"http://{OFFSITE}:7070",
+    "backupS3Bucket": "copies",
+    "backupS3Prefix": "e2e",
+}
+STACK_CONFIG = {**MONITORING, **BACKUPS}
+"""What the e2e stack sets beyond the committed `local` config."""
 FIGURES = ROOT / ".state" / "e2e-figures.json"
 
 if os.environ.get("HEARTH_E2E") != "1":
@@ -158,23 +172,37 @@ def platform() -> Iterator[Platform]:
     stack = select_stack(name, config_from="local")
     stack.set_config(f"{PROJECT}:httpPort", auto.ConfigValue(str(HTTP_PORT)))
     stack.set_config(f"{PROJECT}:httpsPort", auto.ConfigValue(str(HTTPS_PORT)))
-    for key, value in MONITORING.items():
+    for key, value in STACK_CONFIG.items():
         stack.set_config(f"{PROJECT}:{key}", auto.ConfigValue(str(value)))
+    offsite_secret = secrets.token_urlsafe(24)
+    for key, value in (("backupS3AccessKey", OFFSITE_KEY), ("backupS3SecretKey", offsite_secret)):
+        stack.set_config(f"{PROJECT}:{key}", auto.ConfigValue(value, secret=True))
     settings = Settings.model_validate(
         {
             **check_settings("local").model_dump(by_alias=True),
             "httpPort": HTTP_PORT,
             "httpsPort": HTTPS_PORT,
-            **MONITORING,
+            **STACK_CONFIG,
         }
     )
     p = Platform(stack=stack, settings=settings, specs=services(settings))
+    offsite = f"{p.project}-{OFFSITE}"
     try:
         started = time.monotonic()
         p.up()
         p.figures["first_up_to_healthy_s"] = round(time.monotonic() - started, 1)
+        run(
+            [
+                "docker", "run", "-d", "--name", offsite, "--network", f"{p.project}-offbox",
+                "--network-alias", OFFSITE, "--read-only", "--cap-drop", "ALL",
+                "--security-opt", "no-new-privileges", "--tmpfs", TMP,
+                "-e", f"ROOT_ACCESS_KEY={OFFSITE_KEY}", "-e", f"ROOT_SECRET_KEY={offsite_secret}",
+                "hearth/s3:local",
+            ]
+        )  # fmt: skip
         yield p
     finally:
+        run(["docker", "rm", "-f", "-v", offsite], check=False)
         # Whatever the tests left: destroy, purge the data, forget the stack.
         try:
             stack.destroy(on_output=Log(), color="never")
@@ -252,3 +280,77 @@ def login(edge: Edge, email: str, password: str) -> str:
     assert r.status == 200, r.body
     token: str = r.json()["access_token"]
     return token
+
+
+def wait_for(what: str, check: Any, timeout: float = 60, every: float = 1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (OSError, AssertionError) as exc:
+            last = exc
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+
+
+NATS_SCRIPT = """
+import asyncio, json, os, sys
+import nats
+
+async def main():
+    password = open(os.environ["HEARTH_NATS_PASSWORD_FILE"]).read().strip()
+    nc = await nats.connect(os.environ["HEARTH_NATS_URL"], user=os.environ["HEARTH_NATS_USER"],
+                            password=password, connect_timeout=5, max_reconnect_attempts=1)
+    js = nc.jetstream()
+    if sys.argv[1] == "publish":
+        acks = [await js.publish("project.e2e", f"m{i}".encode(), timeout=5)
+                for i in range(int(sys.argv[2]))]
+        print(json.dumps([a.seq for a in acks]))
+    elif sys.argv[1] == "last":
+        print(json.dumps((await js.stream_info("HEARTH")).state.last_seq))
+    else:
+        out = []
+        for seq in json.loads(sys.argv[2]):
+            out.append((await js.get_msg("HEARTH", seq)).data.decode())
+        print(json.dumps(out))
+    await nc.close()
+
+asyncio.run(main())
+"""
+
+
+def nats_call(platform: Platform, *args: str) -> Any:
+    """JetStream from inside an app replica, as the app's NATS user."""
+    out = run(["docker", "exec", platform.container("app-2"), "python3", "-c", NATS_SCRIPT, *args])
+    return json.loads(out)
+
+
+def upload_file(
+    edge: Edge, token: str, project_id: str, body: bytes, name: str = "note.txt"
+) -> str:
+    """A file uploaded as a user does: the API's presigned PUT through the edge, then
+    `complete`; its id."""
+    r = edge.request(
+        "POST",
+        f"/api/v1/projects/{project_id}/files",
+        body={
+            "name": name,
+            "content_type": "text/plain",
+            "size": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(),
+        },
+        token=token,
+    )
+    assert r.status == 201, r.body
+    upload = r.json()
+    file_id: str = upload["file"]["id"]
+    # The presigned URL names the edge; the edge passes /<bucket>/… on to S3 unchanged.
+    assert upload["upload_url"].startswith(f"{edge.base}/{BUCKET}/"), upload["upload_url"]
+    r = edge.request("PUT", upload["upload_url"], raw=body, headers=upload["upload_headers"])
+    assert r.status == 200, r.body
+    r = edge.request("POST", f"/api/v1/projects/{project_id}/files/{file_id}/complete", token=token)
+    assert r.status == 202, r.body
+    return file_id

@@ -395,9 +395,10 @@ def stale_reads_after_revocations(
     """Rounds of: grant; reads racing the revocation across both replicas; reads after it.
     Returns how many reads after a revocation were still allowed. Sent from a client of its
     own (its own rate limit); the deterministic race is proven in the app's
-    test_cache_races.py."""
+    test_cache_races.py. Three rounds send 42 requests: the two tests using it back to back
+    stay within the address's burst of 100 however fast they run."""
     stale = 0
-    for _ in range(5):
+    for _ in range(3):
         assert client.send(grant)[0].status == 200
         *_, revoked = client.send(*[read] * 8, revoke, parallel=6)
         assert revoked.status in (200, 204), revoked.body

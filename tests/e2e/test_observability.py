@@ -1,7 +1,8 @@
 """The deployed platform watches itself: every scrape target up, the operator UIs only for
 signed-in users holding `dashboards:view`, the dashboards' queries answered with data, a
-request's id in the logs within seconds, and PostgreSQL stopped → its alert delivered to a
-webhook → started again → resolved.
+request's id in the logs within seconds, both seen in headless Chromium (the screenshots of
+docs/monitoring.md), and PostgreSQL stopped → its alert delivered to a webhook → started
+again → resolved.
 
 Named to sort before test_platform.py, whose last tests destroy the stack.
 """
@@ -19,13 +20,16 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hearth.catalog import monitoring
+from hearth.catalog import monitoring, postgres
 from hearth.catalog.spec import ServiceSpec
 
-from .conftest import HOOK, Edge, Platform, run
+from . import browser
+from .conftest import HOOK, ROOT, Edge, Platform, run
 
 T = TypeVar("T")
 UIS = tuple(monitoring.UI_PATHS.values())
+SCREENSHOTS = ROOT / ".state" / "screenshots"
+"""Where the e2e's pictures go (ignored by git); `make screenshots` refreshes docs/images/."""
 RECEIVED = "/tmp/received"  # noqa: S108 - inside the receiver's container, a private tmpfs
 """Where the test webhook receiver appends what it is sent, one JSON body a line."""
 
@@ -61,9 +65,14 @@ def cookie(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def admin(platform: Platform, edge: Edge) -> dict[str, str]:
+def admin_token(platform: Platform, edge: Edge) -> str:
     outputs = platform.stack.outputs()
-    return cookie(login(edge, outputs["adminEmail"].value, outputs["adminPassword"].value))
+    return login(edge, outputs["adminEmail"].value, outputs["adminPassword"].value)
+
+
+@pytest.fixture(scope="module")
+def admin(admin_token: str) -> dict[str, str]:
+    return cookie(admin_token)
 
 
 class Metrics:
@@ -92,6 +101,16 @@ def spec(platform: Platform, name: str) -> ServiceSpec:
     return found
 
 
+def dashboards(platform: Platform) -> dict[str, dict[str, Any]]:
+    """The dashboards `metrics` serves, by title."""
+    boards = [
+        json.loads(f.content)
+        for f in spec(platform, monitoring.METRICS).files
+        if f.target.startswith(f"{monitoring.ETC}/dashboards/")
+    ]
+    return {b["title"]: b for b in boards}
+
+
 # ---- the scrape targets -----------------------------------------------------------------------
 
 
@@ -111,6 +130,56 @@ def test_every_scrape_target_of_the_catalog_is_up(platform: Platform, metrics: M
     # The data services answer their exporters.
     for expr in ("pg_up", "redis_up", "nats_up"):
         assert [r["value"][1] for r in metrics.query(expr)] == ["1"], expr
+
+
+def test_the_postgres_exporter_reads_everything_as_a_role_that_is_no_superuser(
+    platform: Platform, metrics: Metrics
+) -> None:
+    """Its own role, pg_monitor only: the figures the rules and dashboards use still come."""
+    psql = ["docker", "exec", "-i", platform.container("postgres"), "psql", "-XAtq", "-U"]
+    psql += ["postgres", "-v", f"role={postgres.MONITOR}"]
+    role = run(
+        psql,
+        input="SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls,"
+        " pg_has_role(rolname, 'pg_monitor', 'member') FROM pg_roles WHERE rolname = :'role'",
+    )
+    assert role.split() == ["f|f|f|f|f|t"], role
+
+    # The exporter's connection is the one logged in as that role.
+    def connected() -> bool:
+        sql = "SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = :'role'"
+        return run(psql, input=sql).split() == ["t"]
+
+    poll("the exporter connected as its role", connected, timeout=30)
+    for expr in ('pg_stat_database_xact_commit{datname="app"}', "pg_settings_max_connections"):
+        assert metrics.query(expr), expr
+
+
+def test_every_long_running_service_has_its_memory_measured(
+    platform: Platform, metrics: Metrics
+) -> None:
+    """hearth:memory_used_bytes (rules/services.yml), which ServiceNearMemoryLimit holds
+    against each limit: PostgreSQL's is its container's working set, read by its exporter;
+    S3's and the NATS exporter's their own (docs/monitoring.md#memory)."""
+    long_running = {s.name for s in platform.long_running}
+    missing: set[str] = set()
+
+    def measured() -> dict[str, float] | None:
+        nonlocal missing
+        found = {
+            r["metric"]["service"]: float(r["value"][1])
+            for r in metrics.query("hearth:memory_used_bytes")
+        }
+        missing = long_running - found.keys()
+        return None if missing else found
+
+    try:
+        found = poll("a memory figure for each service", measured, timeout=90, every=5)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; without one: {sorted(missing)}") from None
+    for name in ("postgres", "redis", "nats", "s3", "nats-exporter"):
+        limit = spec(platform, name).memory_mb * 2**20
+        assert 0 < found[name] < limit, (name, found[name], limit)
 
 
 # ---- the UIs, under the platform's login -------------------------------------------------------
@@ -207,13 +276,11 @@ def test_every_dashboard_query_returns_data(
     # Traffic of our own, so the request-rate and latency panels have something to show.
     for _ in range(20):
         edge.request("GET", "/healthz")
-    boards = [
-        json.loads(f.content)
-        for f in spec(platform, monitoring.METRICS).files
-        if f.target.startswith(f"{monitoring.ETC}/dashboards/")
+    boards = dashboards(platform)
+    assert boards.keys() >= {browser.OVERVIEW, "PostgreSQL", "The host"}
+    exprs = [
+        e for b in boards.values() for row in b["rows"] for p in row["panels"] for e in p["expr"]
     ]
-    assert {b["title"] for b in boards} >= {"Platform overview", "PostgreSQL", "The host"}
-    exprs = [e for b in boards for row in b["rows"] for p in row["panels"] for e in p["expr"]]
 
     def empty() -> list[str]:
         return [e for e in exprs if not metrics.query(e)]
@@ -251,6 +318,40 @@ def test_a_requests_id_is_in_the_logs_of_the_replica_that_served_it_within_30_s(
     (served_by,) = {line["app_name"] for line in lines}
     both_streams = run(["sh", "-c", f"docker logs --since 5m {served_by} 2>&1"], timeout=30)
     assert rid in both_streams
+
+
+# ---- screenshots ------------------------------------------------------------------------------
+
+
+def test_chromium_shows_the_overview_with_data_and_a_requests_log_lines(
+    platform: Platform, edge: Edge, admin_token: str
+) -> None:
+    """The pictures of docs/monitoring.md, taken from this platform: the overview dashboard,
+    every panel showing a value, and the log search showing the lines of a request."""
+    started = time.monotonic()
+    rid = f"shot-{secrets.token_hex(6)}"
+    r = edge.request("GET", "/api/v1/me", token=admin_token, headers={"X-Request-Id": rid})
+    assert r.status == 200, r.body[:300]
+    pictures = (SCREENSHOTS / "monitoring-overview.png", SCREENSHOTS / "monitoring-logs.png")
+    with browser.chromium(edge.base, edge.ca_pem) as page:
+        browser.sign_in(page, edge.base, admin_token)
+        # Up to a minute for every panel to show a value: on a loaded machine vmui's
+        # queries over the dashboard's range take their time (the wait ends when all do).
+        panels = browser.overview(page, edge.base, pictures[0], timeout=60)
+        lines = browser.log_search(page, edge.base, f'"{rid}"', pictures[1])
+        images = [browser.image_stats(page, p.read_bytes()) for p in pictures]
+    platform.figures["screenshots_s"] = round(time.monotonic() - started, 1)
+
+    overview = dashboards(platform)[browser.OVERVIEW]
+    assert panels.keys() == {p["title"] for row in overview["rows"] for p in row["panels"]}
+    empty = [title for title, last in panels.items() if not last]
+    assert not empty, f"panels without data: {empty}; all: {json.dumps(panels)}"
+    assert lines and all(rid in line for line in lines), lines
+    for picture, image in zip(pictures, images, strict=True):
+        assert picture.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), picture
+        assert image.width == browser.WIDTH and image.height >= browser.HEIGHT, image
+        # Text and graphs: many colours, none covering nearly the whole picture.
+        assert image.colors > 100 and image.dominant < 0.95, (picture, image)
 
 
 # ---- alerts -----------------------------------------------------------------------------------

@@ -33,7 +33,18 @@ from hearth.render import log_config
 from hearth.settings import PROJECT
 from hearth.targets import docker as docker_target
 from hearth.workspace import STATE_DIR
-from tests.e2e.conftest import HTTP_PORT, HTTPS_PORT, Edge, Platform, inspect, login, run
+from tests.e2e.conftest import (
+    HTTP_PORT,
+    HTTPS_PORT,
+    Edge,
+    Platform,
+    inspect,
+    login,
+    nats_call,
+    run,
+    upload_file,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -159,50 +170,6 @@ class Journey:
     jetstream_seqs: list[int]
 
 
-def wait_for(what: str, check: Any, timeout: float = 60, every: float = 1) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (OSError, AssertionError) as exc:
-            last = exc
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
-
-
-NATS_SCRIPT = """
-import asyncio, json, os, sys
-import nats
-
-async def main():
-    password = open(os.environ["HEARTH_NATS_PASSWORD_FILE"]).read().strip()
-    nc = await nats.connect(os.environ["HEARTH_NATS_URL"], user=os.environ["HEARTH_NATS_USER"],
-                            password=password, connect_timeout=5, max_reconnect_attempts=1)
-    js = nc.jetstream()
-    if sys.argv[1] == "publish":
-        acks = [await js.publish("project.e2e", f"m{i}".encode(), timeout=5)
-                for i in range(int(sys.argv[2]))]
-        print(json.dumps([a.seq for a in acks]))
-    else:
-        out = []
-        for seq in json.loads(sys.argv[2]):
-            out.append((await js.get_msg("HEARTH", seq)).data.decode())
-        print(json.dumps(out))
-    await nc.close()
-
-asyncio.run(main())
-"""
-
-
-def nats_call(platform: Platform, *args: str) -> Any:
-    """JetStream from inside an app replica, as the app's NATS user."""
-    out = run(["docker", "exec", platform.container("app-2"), "python3", "-c", NATS_SCRIPT, *args])
-    return json.loads(out)
-
-
 def redis_cli(platform: Platform, *args: str) -> str:
     script = 'REDISCLI_AUTH=$(<"$REDIS_PASSWORD_FILE") exec valkey-cli --no-raw "$@"'
     container = platform.container("redis")
@@ -222,27 +189,7 @@ def journey(platform: Platform, edge: Edge) -> Journey:
     assert r.status == 201, r.body
     project_id = r.json()["id"]
 
-    digest = hashlib.sha256(FILE_BODY).hexdigest()
-    r = edge.request(
-        "POST",
-        f"/api/v1/projects/{project_id}/files",
-        body={
-            "name": "note.txt",
-            "content_type": "text/plain",
-            "size": len(FILE_BODY),
-            "sha256": digest,
-        },
-        token=token,
-    )
-    assert r.status == 201, r.body
-    upload = r.json()
-    file_id = upload["file"]["id"]
-    # The presigned URL names the edge; the edge passes /<bucket>/… on to S3 unchanged.
-    assert upload["upload_url"].startswith(f"{edge.base}/{BUCKET}/"), upload["upload_url"]
-    r = edge.request("PUT", upload["upload_url"], raw=FILE_BODY, headers=upload["upload_headers"])
-    assert r.status == 200, r.body
-    r = edge.request("POST", f"/api/v1/projects/{project_id}/files/{file_id}/complete", token=token)
-    assert r.status == 202, r.body
+    file_id = upload_file(edge, token, project_id, FILE_BODY)
 
     # The worker (a JetStream consumer in the app replicas) checks the object: ready.
     def processed() -> bool:
@@ -571,9 +518,10 @@ def test_idle_memory_of_the_platform(platform: Platform, journey: Journey) -> No
     platform.figures["idle_memory_per_container_mib"] = {
         k: round(v / 2**20, 1) for k, v in sorted(per.items())
     }
-    # The target of docs/benchmarks.md: the whole platform idle in 615 MiB (450 before the
-    # monitoring, which measured 166 MiB of its own).
-    assert 0 < total <= 615 * 2**20, f"idle memory {total / 2**20:.0f} MiB is over 615 MiB: {per}"
+    # The target of docs/benchmarks.md: the whole platform idle in 675 MiB (450 before the
+    # monitoring, which measured 166 MiB of its own; 615 before the backup agents).
+    limit = 675
+    assert 0 < total <= limit * 2**20, f"idle memory {total / 2**20:.0f} MiB > {limit} MiB: {per}"
 
 
 def test_active_health_checks_take_a_hung_replica_out(platform: Platform, edge: Edge) -> None:

@@ -73,7 +73,7 @@ def psql(container: Container, password: str, sql: str, user: str = "postgres") 
 def test_postgres_authenticates_with_the_password_file_and_rejects_a_wrong_one(
     harness: Harness,
 ) -> None:
-    password = secrets.token_urlsafe(18)
+    password, cipher_pass = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     container = harness.run(
         "postgres",
         user="999:999",
@@ -81,8 +81,12 @@ def test_postgres_authenticates_with_the_password_file_and_rejects_a_wrong_one(
         environment={
             "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres-password",
             "POSTGRES_DB": "hearth",
+            "PGBACKREST_REPO1_CIPHER_PASS_FILE": "/run/secrets/pgbackrest-cipher",
         },
-        secrets={"/run/secrets/postgres-password": harness.secret("pg", password)},
+        secrets={
+            "/run/secrets/postgres-password": harness.secret("pg", password),
+            "/run/secrets/pgbackrest-cipher": harness.secret("cipher", cipher_pass),
+        },
         volumes={harness.volume("postgres"): "/var/lib/postgresql/data"},
         tmpfs={"/run/postgresql": "size=8m"},
     )
@@ -97,7 +101,14 @@ def test_postgres_authenticates_with_the_password_file_and_rejects_a_wrong_one(
     assert code != 0
     assert "password authentication failed" in out
 
-    assert_hardened(container, 999, password)
+    assert_hardened(container, 999, password, cipher_pass)
+    # pgBackRest for archive_command/restore_command, which inherit the server's environment:
+    # the repository's cipher pass read from its file, the _FILE variable gone.
+    version = container.exec_run(["pgbackrest", "version"])
+    assert version.output.decode().startswith("pgBackRest 2.55."), version.output
+    environ = container.exec_run(["cat", "/proc/1/environ"]).output.split(b"\0")
+    assert f"PGBACKREST_REPO1_CIPHER_PASS={cipher_pass}".encode() in environ
+    assert not [v for v in environ if v.startswith(b"PGBACKREST_REPO1_CIPHER_PASS_FILE=")]
 
 
 def test_postgres_refuses_to_initialise_without_a_password(harness: Harness) -> None:

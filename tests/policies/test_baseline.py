@@ -304,6 +304,9 @@ def test_the_truenas_document_of_the_catalog_passes_every_policy() -> None:
         "hearth:platform": "truenas",
         "hearth:truenasUrl": "wss://nas.example/api/current",
         "hearth:truenasPool": "tank",
+        # Off-box copiers too: a route out, and nothing writable mounted.
+        "hearth:backupS3Url": "https://s3.example.org",
+        "hearth:backupS3Bucket": "hearth-copies",
     }
     settings = parse_settings(config, stack="nas")
     document = compose_document(settings, Layout("tank/nas"), "hearth-nas", services(settings))

@@ -177,8 +177,8 @@ def test_truenas_stack_deploys_updates_and_keeps_data(
     text = yaml.safe_dump(doc)
     for key, value in values.items():
         assert value not in text, f"{key}'s value is in the Compose document"
-    for mount in doc["services"]["postgres"]["volumes"]:
-        assert mount["source"] == f"/mnt/{root}/postgres-data"
+    sources = {mount["source"] for mount in doc["services"]["postgres"]["volumes"]}
+    assert sources == {f"/mnt/{root}/postgres-data", f"/mnt/{root}/postgres-backup"}
 
     assert_state_encrypted(values)
 

@@ -77,7 +77,7 @@ def test_the_stack_declares_its_tree_tasks_files_and_one_app() -> None:
         "0700",
     )
     tasks = {str(t["dataset"]) for t in of(rec, "SnapshotTask")}
-    assert tasks == {n for n in names if n.endswith("-data")}
+    assert tasks == {n for n in names if n.endswith(("-data", "-backup"))}
     (app,) = of(rec, "CustomApp")
     assert app["app_name"] == "hearth-prod"
     wrappers = {r.type for r in rec.resources if r.type.startswith("hearth:truenas:")}

@@ -21,7 +21,7 @@ LAYERS = (
     ("hearth.resources",),
     ("hearth.targets",),
     ("hearth.program",),
-    ("hearth.workspace", "hearth.cli"),
+    ("hearth.workspace", "hearth.backups", "hearth.cli"),
 )
 PURE = ("hearth.settings", "hearth.secrets", "hearth.catalog", "hearth.render")
 IMPURE_IMPORTS = ("pulumi", "docker", "subprocess", "hearth.resources", "hearth.targets")

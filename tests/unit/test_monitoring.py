@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hearth.catalog import monitoring, services
-from hearth.catalog.common import DATA_HEALTH
+from hearth.catalog import monitoring, postgres, services
+from hearth.catalog.common import DATA_HEALTH, FAST_DNS
 from hearth.catalog.edge import caddyfile
 from hearth.catalog.spec import MetricsEndpoint, ServiceSpec
 from hearth.settings import SettingsError, parse_settings
@@ -178,5 +178,53 @@ def test_every_dashboard_panel_has_a_query() -> None:
 def test_the_exporters_time_out_lookups_fast() -> None:
     for spec in services(LOCAL):
         if spec.labels.get("hearth.role") == "monitoring":
-            assert spec.dns_options == monitoring.DNS_OPTIONS, spec.name
+            assert spec.dns_options == FAST_DNS, spec.name
     assert by_name(services(LOCAL))["postgres"].dns_options == ()
+
+
+def test_the_postgres_exporter_connects_as_its_own_role_never_the_superuser() -> None:
+    specs = by_name(services(LOCAL))
+    exporter = specs["postgres-exporter"]
+    assert exporter.env["DATA_SOURCE_USER"] == postgres.MONITOR != "postgres"
+    assert [s.name for s in exporter.secrets] == [postgres.MONITOR_SECRET]
+    # The bootstrap makes that role: a login with pg_monitor, and nothing more.
+    sql = postgres.bootstrap_sql()
+    assert (
+        f"ALTER ROLE {postgres.MONITOR} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+        "NOREPLICATION NOBYPASSRLS PASSWORD :'password';"
+    ) in sql
+    assert f"GRANT pg_monitor TO {postgres.MONITOR};" in sql
+    assert f"GRANT EXECUTE ON FUNCTION {postgres.MEMORY_FUNCTION}() TO {postgres.MONITOR};" in sql
+    assert postgres.MONITOR_SECRET in {s.name for s in specs["bootstrap-postgres"].secrets}
+    queries = yaml.safe_load(file_of(exporter, "postgres-queries.yml"))
+    assert f"{postgres.MEMORY_FUNCTION}()" in queries["hearth_container"]["query"]
+
+
+def test_the_overview_has_a_backups_row_when_the_catalog_has_backup_agents() -> None:
+    def rows(specs: tuple[ServiceSpec, ...]) -> list[str]:
+        board = yaml.safe_load(file_of(by_name(specs)[monitoring.METRICS], "overview.json"))
+        return [row["title"] for row in board["rows"]]
+
+    specs = services(LOCAL)
+    assert monitoring.backup_agents(specs) == ["backup-postgres", "backup-s3", "backup-nats"]
+    assert rows(specs)[-1] == "Backups (backup-postgres, backup-s3, backup-nats)"
+    platform = tuple(
+        s
+        for s in specs
+        if s.labels.get("hearth.role") != "monitoring" and not s.name.startswith("backup-")
+    )
+    assert "Backups" not in " ".join(rows((*platform, *monitoring.servers(LOCAL, platform))))
+
+
+def test_wal_archive_staleness_follows_the_archive_timeout() -> None:
+    def stale(settings: dict[str, str]) -> dict[str, Any]:
+        spec = by_name(services(parse_settings(settings)))[monitoring.VMALERT]
+        doc = yaml.safe_load(file_of(spec, "backups.yml"))
+        rules: list[dict[str, Any]] = doc["groups"][0]["rules"]
+        (rule,) = [r for r in rules if r.get("alert") == "WalArchiveStale"]
+        return rule
+
+    default = stale({})
+    assert default["for"] == "180s" and "> 300\n" in default["expr"]
+    slow = stale({"hearth:walArchiveTimeoutS": "600"})
+    assert slow["for"] == "720s" and "> 720\n" in slow["expr"]

@@ -72,6 +72,9 @@ def test_the_platform_has_every_service_in_dependency_order() -> None:
         "app-2",
         "app-3",
         "edge",
+        "backup-postgres",
+        "backup-s3",
+        "backup-nats",
         "postgres-exporter",
         "redis-exporter",
         "nats-exporter",
@@ -118,10 +121,15 @@ def test_every_data_store_has_one_writer() -> None:
         for m in spec.mounts:
             writers.setdefault(m.volume, []).append(spec.name)
     assert writers == {
-        "postgres-data": ["postgres"],
+        # A backup agent writes its store only to restore it, with the server stopped.
+        "postgres-data": ["postgres", "backup-postgres"],
         "redis-data": ["redis"],
         "nats-data": ["nats"],
-        "s3-data": ["s3"],
+        "s3-data": ["s3", "backup-s3"],
+        # PostgreSQL archives its WAL into its repository.
+        "postgres-backup": ["postgres", "backup-postgres"],
+        "s3-backup": ["backup-s3"],
+        "nats-backup": ["backup-nats"],
         "edge-data": ["edge"],
         # node-exporter reads its filesystem's free space, read-only.
         "metrics-data": ["node-exporter", "metrics"],

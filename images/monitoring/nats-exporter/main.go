@@ -3,17 +3,22 @@
 // every scrape. The NATS project's own exporter is not obtainable here (the Go
 // module proxy refuses it), so this is the small part of it the platform needs:
 // connections, messages, slow consumers, and per stream and consumer the depth
-// and the lag. Standard library only.
+// and the lag. Also its own container's memory, read from its cgroup, which the
+// generic memory alert holds against the limit. Standard library only.
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -93,6 +98,8 @@ var help = map[string]string{
 	"nats_consumer_num_redelivered":         "Messages redelivered to a consumer",
 	"nats_consumer_num_waiting":             "Pull requests waiting on a consumer",
 	"nats_exporter_scrape_duration_seconds": "Time this scrape took",
+	"hearth_container_memory_working_set_bytes": "This container's memory as its cgroup counts it, " +
+		"less the inactive file cache: what its memory limit is held against",
 }
 
 var counters = map[string]bool{
@@ -158,6 +165,86 @@ func collect(client *http.Client, base string) []sample {
 	return out
 }
 
+// cgroupMemory names, under a cgroup mount, the files giving a container's memory
+// use and the memory.stat field of its inactive file cache: cgroup v2 first, then
+// v1's memory controller (its total_ field counts the hierarchy, as cAdvisor does).
+var cgroupMemory = []struct {
+	usage, stat string
+	inactive    []string
+}{
+	{"memory.current", "memory.stat", []string{"inactive_file"}},
+	{"memory/memory.usage_in_bytes", "memory/memory.stat", []string{"total_inactive_file", "inactive_file"}},
+}
+
+// workingSet is the memory of the container whose cgroup is mounted at root (its own,
+// /sys/fs/cgroup, inside a container) less the file cache the kernel can drop first:
+// the figure its memory limit is held against (docker stats and cAdvisor give it too).
+func workingSet(root string) (float64, error) {
+	var errs []error
+	for _, f := range cgroupMemory {
+		used, err := readCounter(filepath.Join(root, f.usage))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(root, f.stat))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		inactive, err := statField(string(stat), f.inactive)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", filepath.Join(root, f.stat), err)
+		}
+		return max(used-inactive, 0), nil
+	}
+	return 0, errors.Join(errs...)
+}
+
+func readCounter(path string) (float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return float64(v), nil
+}
+
+// statField is the value of the first of keys found in a memory.stat ("key value" lines).
+func statField(stat string, keys []string) (float64, error) {
+	fields := map[string]string{}
+	for _, line := range strings.Split(stat, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			fields[k] = v
+		}
+	}
+	for _, k := range keys {
+		if v, ok := fields[k]; ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", k, err)
+			}
+			return float64(n), nil
+		}
+	}
+	return 0, fmt.Errorf("no %s field", strings.Join(keys, " or "))
+}
+
+// ownMemory is the sample of this container's working set; none when the cgroup files
+// cannot be read (an absent series, never a false zero).
+func ownMemory(root string) []sample {
+	ws, err := workingSet(root)
+	if err != nil {
+		log.Printf("memory: %v", err)
+		return nil
+	}
+	// No `container` label: the figure is the scraped service's own (rules/services.yml).
+	return []sample{{"hearth_container_memory_working_set_bytes", "", ws}}
+}
+
 // expose writes samples grouped by metric, each group headed by HELP and TYPE.
 func expose(w io.Writer, samples []sample) {
 	byName := map[string][]sample{}
@@ -181,18 +268,24 @@ func expose(w io.Writer, samples []sample) {
 	}
 }
 
-func main() {
-	listen := flag.String("listen", ":7777", "address to serve /metrics on")
-	server := flag.String("server", "http://nats:8222", "nats-server's monitoring URL")
-	flag.Parse()
-	client := &http.Client{Timeout: 5 * time.Second}
-	http.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+// metrics answers a scrape: the server's figures, then this container's memory.
+func metrics(client *http.Client, server, cgroup string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		start := time.Now()
-		samples := collect(client, strings.TrimRight(*server, "/"))
+		samples := collect(client, strings.TrimRight(server, "/"))
+		samples = append(samples, ownMemory(cgroup)...)
 		samples = append(samples, sample{"nats_exporter_scrape_duration_seconds", "", time.Since(start).Seconds()})
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		expose(w, samples)
-	})
+	}
+}
+
+func main() {
+	listen := flag.String("listen", ":7777", "address to serve /metrics on")
+	server := flag.String("server", "http://nats:8222", "nats-server's monitoring URL")
+	cgroup := flag.String("cgroup", "/sys/fs/cgroup", "where this container's cgroup is mounted")
+	flag.Parse()
+	http.HandleFunc("/metrics", metrics(&http.Client{Timeout: 5 * time.Second}, *server, *cgroup))
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := &http.Server{Addr: *listen, ReadHeaderTimeout: 5 * time.Second}
 	log.Printf("serving /metrics on %s for %s", *listen, *server)

@@ -8,6 +8,7 @@ quote() {
   printf '"%s"' "$(printf '%s' "$(<"$1")" | od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g')"
 }
 HEARTH_NATS_APP_PASSWORD=$(quote /run/secrets/nats_password)
-export HEARTH_NATS_APP_PASSWORD
+HEARTH_NATS_BACKUP_PASSWORD=$(quote /run/secrets/nats_backup_password)
+export HEARTH_NATS_APP_PASSWORD HEARTH_NATS_BACKUP_PASSWORD
 [ -w /data ] || { echo "nats: /data is not writable by uid $(id -u)" >&2; exit 1; }
 exec nats-server --config /etc/nats/hearth.conf

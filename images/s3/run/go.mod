@@ -1,0 +1,3 @@
+module hearth/s3-run
+
+go 1.24
