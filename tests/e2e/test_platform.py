@@ -498,12 +498,12 @@ def test_idle_memory_of_the_platform(platform: Platform, journey: Journey) -> No
     per: dict[str, float] = {}
     for line in out.splitlines():
         name, usage = line.split(" ", 1)
-        if name.startswith(platform.project + "-"):
+        service = name.removeprefix(platform.project + "-")
+        # The platform's own services (the e2e's stand-ins, like the off-box S3, are not).
+        if service in {s.name for s in platform.long_running}:
             used = usage.split("/")[0].strip()
             number = used.rstrip("BkKiMG")
-            per[name.removeprefix(platform.project + "-")] = (
-                float(number) * units[used[len(number) :]]
-            )
+            per[service] = float(number) * units[used[len(number) :]]
     source = "docker stats"
     if not any(per.values()):
         # Some Engines (this sandbox's) report 0 B; read the same figure from the cgroup.
@@ -518,9 +518,10 @@ def test_idle_memory_of_the_platform(platform: Platform, journey: Journey) -> No
     platform.figures["idle_memory_per_container_mib"] = {
         k: round(v / 2**20, 1) for k, v in sorted(per.items())
     }
-    # The target of docs/benchmarks.md: the whole platform idle in 675 MiB (450 before the
-    # monitoring, which measured 166 MiB of its own; 615 before the backup agents).
-    limit = 675
+    # The target of docs/benchmarks.md: the whole platform idle in 700 MiB (450 before the
+    # monitoring, which measured 166 MiB of its own; 615 before the backup agents and their
+    # off-box copiers, about 130 MiB together).
+    limit = 700
     assert 0 < total <= limit * 2**20, f"idle memory {total / 2**20:.0f} MiB > {limit} MiB: {per}"
 
 
