@@ -110,6 +110,16 @@ def down(project: str) -> None:
         docker("volume", "rm", "--force", *sorted(set(anonymous)))
     networks = docker("network", "ls", "-q", "--filter", label).split()
     if networks:
+        # A container someone attached from outside (a debugging shell, a stand-in) would
+        # keep a network in use: it is disconnected, not removed.
+        attached = docker(
+            "network", "inspect", "--format",
+            '{{.ID}}{{range $id, $c := .Containers}} {{$id}}{{end}}', *networks,
+        )  # fmt: skip
+        for line in attached.splitlines():
+            network, *containers = line.split()
+            for container in containers:
+                docker("network", "disconnect", "--force", network, container)
         docker("network", "rm", *networks)
 
 

@@ -288,6 +288,16 @@ def test_a_repository_lost_with_its_data_comes_back_from_the_off_box_copy(
     run(["docker", "kill", "--signal", "KILL", platform.container("postgres")])
     wipe(platform, "postgres")
     wipe(platform, "postgres", "backup")
+    # The agent, restarted, makes a new repository: its copier must not bury the good copy.
+    agent = platform.container(backup.agent_name("postgres"))
+    run(["docker", "restart", agent])
+    repository_id = ["docker", "exec", agent, "cat", "/backup/.hearth-repository-id"]
+    wait_for("the new repository named", lambda: run(repository_id).strip())
+    refused = run(
+        ["bash", "-c", f"docker exec {platform.container(copier)} hearth-backup run 2>&1"],
+        check=False,
+    )
+    assert "newest copy is of another postgres repository" in refused, refused
     started = time.monotonic()
     backups.restore(containers(platform), print, stores=("postgres",), yes=True, from_offbox=True)
     platform.figures["restore_from_offbox_postgres_s"] = round(time.monotonic() - started, 1)

@@ -179,6 +179,25 @@ def test_delete_removes_containers_networks_and_anonymous_volumes_but_keeps_the_
     assert not docker("network", "ls", "-q", "--filter", f"name={props['project']}").strip()
 
 
+def test_delete_disconnects_a_container_attached_from_outside_and_leaves_it_running(
+    props: dict[str, Any],
+) -> None:
+    provider = ComposeProjectProvider()
+    outs = provider.create(props).outs or {}
+    (network,) = docker(
+        "network", "ls", "-q", "--filter", f"label=com.docker.compose.project={props['project']}"
+    ).split()
+    outsider = f"{props['project']}-outsider"
+    docker("run", "-d", "--name", outsider, "--network", network, IMAGE, "sleep", "infinity")
+    try:
+        provider.delete(props["project"], outs)
+        assert ids(props["project"]) == {}
+        assert not docker("network", "ls", "-q", "--filter", f"name={props['project']}").strip()
+        assert json.loads(docker("inspect", outsider))[0]["State"]["Running"]
+    finally:
+        docker("rm", "-f", outsider)
+
+
 def test_document_merges_digests_into_labels_and_makes_numbers_whole() -> None:
     doc = document(
         {

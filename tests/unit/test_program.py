@@ -206,3 +206,29 @@ def test_a_data_store_written_by_two_uids_is_refused() -> None:
 
     with pytest.raises(ValueError, match="shared"):
         data_stores([svc("a", "1000:1000"), svc("b", "1001:1001")])
+
+
+OFFBOX = {"hearth:backupS3Url": "https://s3.example.org", "hearth:backupS3Bucket": "copies"}
+
+
+def test_an_off_box_bucket_needs_its_key_before_anything_is_declared() -> None:
+    with pytest.raises(Exception, match="backupS3AccessKey"):
+        deploy(OFFBOX)
+
+
+def test_the_off_box_key_reaches_only_the_copiers_as_secret_files() -> None:
+    keys = {
+        "hearth:backupS3AccessKey": "offbox-key-id-0123",
+        "hearth:backupS3SecretKey": "offbox-s3cr3t-4567",
+    }
+    rec = deploy({**OFFBOX, **keys})
+    dump = json.dumps(project(rec), default=str)
+    assert "offbox-s3cr3t-4567" not in dump and "offbox-key-id-0123" not in dump
+    holders = {
+        f.inputs["path"].rsplit("/", 2)[-2]
+        for f in rec.of_type(HOST_FILE)
+        if f.inputs["path"].endswith(("/backupS3AccessKey", "/backupS3SecretKey"))
+    }
+    specs = services(parse_settings(OFFBOX))
+    copiers = {str(s.uid) for s in specs if s.name.startswith("offbox-")}
+    assert holders == copiers

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -364,7 +365,9 @@ class Restic(Store):
         """restic backup of `path`, stamped with the moment its content was taken, with a
         progress line every few seconds."""
         cmd = [
-            "restic", "--no-cache", *self.options(), "backup", "--json", "--tag", self.name,
+            # One host name whatever the container's: retention groups snapshots by host.
+            "restic", "--no-cache", *self.options(), "backup", "--json", "--host", "hearth",
+            "--tag", self.name,
             "--time", datetime.fromtimestamp(taken, UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "--exclude-caches", *extra, str(path),
         ]  # fmt: skip
@@ -510,7 +513,23 @@ class OffBox(Restic):
         return {"copy": int(env("HEARTH_BACKUP_INTERVAL_S"))}
 
     def backup(self, kind: str) -> None:
-        self.snapshot(self.source, now(), "--exclude", str(self.staging))
+        """A copy, unless the bucket's newest copy is of another repository: a new machine,
+        or a repository lost and made anew, must never bury the copies a restore needs."""
+        own = repository_id()
+        snaps = json.loads(self.restic("snapshots", "--json", "--tag", self.name) or "[]")
+        if snaps:
+            newest = max(snaps, key=lambda x: parse_time(x["time"]))
+            theirs = [t for t in newest.get("tags") or [] if t.startswith("repository:")]
+            if theirs and theirs != [f"repository:{own}"]:
+                raise AgentError(
+                    f"the off-box bucket's newest copy is of another {self.name} repository "
+                    f"({theirs[0]}) than this machine's ({own}): bring it back with "
+                    "`make restore FROM=offbox YES=1`, or give this stack another "
+                    "backupS3Prefix; nothing was copied"
+                )
+        self.snapshot(
+            self.source, now(), "--exclude", str(self.staging), "--tag", f"repository:{own}"
+        )
 
     @property
     def staging(self) -> Path:
@@ -544,6 +563,25 @@ class OffBox(Restic):
 
 
 STORES: dict[str, type[Store]] = {"postgres": Postgres, "s3": S3, "nats": Nats}
+
+
+def repository_id(create: bool = False) -> str:
+    """The repository's name of its own, a file beside it: its off-box copies carry it, so a
+    copier can tell them from another repository's."""
+    path = Path(env("HEARTH_BACKUP_REPOSITORY")) / ".hearth-repository-id"
+    if create and not path.exists():
+        path.write_text(f"{uuid.uuid4()}\n")
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise AgentError(f"{path} is missing: the agent has not made its repository yet") from None
+
+
+def prepare(store: Store) -> None:
+    """The repository ready (the agents name theirs; a copier only reads)."""
+    if not isinstance(store, OffBox):
+        repository_id(create=True)
+    store.prepare()
 
 
 def du(path: Path) -> int:
@@ -670,7 +708,7 @@ def cmd_schedule(store: Store, _args: argparse.Namespace) -> int:
         HEARTBEAT.touch()
         try:
             with job_lock():
-                store.prepare()
+                prepare(store)
             break
         except AgentError as exc:
             log(f"waiting for the store and its repository: {exc}")
@@ -719,7 +757,7 @@ def cmd_run(store: Store, args: argparse.Namespace) -> int:
     kinds = list(store.jobs())  # postgres: full, incr; the others: snapshot
     kind = "full" if args.full and "full" in kinds else kinds[-1]
     with job_lock():
-        store.prepare()
+        prepare(store)
     take_backup(store, kind)
     return 0
 
