@@ -439,3 +439,17 @@ def test_only_domain_events_can_be_recorded() -> None:
     """A row NATS would refuse would be retried for ever: refused when written instead."""
     with pytest.raises(ValueError, match="not a domain event"):
         outbox.record(None, "file.uploadedd", {})  # type: ignore[arg-type]
+
+
+async def test_stop_ends_the_relay_even_when_woken_at_the_same_moment(h: Harness) -> None:
+    """A wake-up and the cancellation of stop() arriving together must not keep the relay
+    running (Python 3.11's wait_for swallowed such a cancellation: shutdown hung)."""
+    for _ in range(50):
+        relay = Relay(h.res.bus, h.res.sessions, h.settings.db, poll_seconds=3600)
+        await relay.start()
+        await asyncio.sleep(0.02)  # the relay waits for a wake-up or its poll
+        relay._wake.set()
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(5):  # not wait_for: it has the very bug this test is about
+            await relay.stop(drain_seconds=0)
+        assert asyncio.get_running_loop().time() - started < 2, "stop() waited for the relay"

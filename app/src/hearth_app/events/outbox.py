@@ -204,8 +204,11 @@ class Relay:
             else:
                 delay, woken_by = self.poll_seconds, self._wake
             await self._refresh_metrics_now_and_then(loop.time())
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the event is set, and stop() would then wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken_by.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await woken_by.wait()
 
     async def _refresh_metrics_now_and_then(self, now: float) -> None:
         if now - self._last_metrics < self.metrics_seconds:
