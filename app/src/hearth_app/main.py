@@ -31,6 +31,7 @@ from hearth_app.core.redisline import RedisLine
 from hearth_app.core.schemas import ProblemModel
 from hearth_app.core.settings import Settings, load_settings
 from hearth_app.core.state import Resources
+from hearth_app.core.tasks import cancel_and_wait
 from hearth_app.events.bus import EventBus
 from hearth_app.events.outbox import Relay
 from hearth_app.events.worker import FileWorker
@@ -119,12 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            cleaner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await cleaner
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            await cancel_and_wait(cleaner)
+            await cancel_and_wait(refresher)
             if worker is not None:
                 await worker.stop()
             await relay.stop()

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hearth_app.core import metrics
 from hearth_app.core.db import Base, new_id
 from hearth_app.core.settings import DatabaseSettings
+from hearth_app.core.tasks import cancel_and_wait
 from hearth_app.events import subjects
 from hearth_app.events.bus import EventBus
 
@@ -108,9 +109,7 @@ class Relay:
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop, publishing what is pending first if NATS is there (what is left stays for later)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self.bus.connected:
             try:
