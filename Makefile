@@ -63,7 +63,7 @@ lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 	@echo "==> actionlint"; $(ACTIONLINT) -color .github/workflows/*.yml
 
 .PHONY: test
-test: setup lint ## Everything CI runs: lint, unit, engine, image, app, e2e and host tests
+test: setup lint ## Everything CI runs: lint, unit, engine, image, app, console, e2e and host tests
 	@bash tools/test.sh
 
 .PHONY: screenshots

@@ -27,6 +27,7 @@ def sign_in_text(stack: str, outputs: Mapping[str, auto.OutputValue], own_ca: bo
     make_stack = "" if stack == "local" else f" STACK={stack}"
     text = (
         f"\nHearth is up: {outputs['endpoint'].value}\n"
+        f"Admin console: {str(outputs['endpoint'].value).rstrip('/')}/console/\n"
         f"Sign in as {outputs['adminEmail'].value}; show the password with:\n"
         f"  make outputs SHOW_SECRETS=1{make_stack}"
     )

@@ -10,6 +10,12 @@
 # The build context is images/<service>/, unless the Dockerfile names another
 # directory (relative to the repository root) on a line of its own:
 #   # hearth-build-context: app
+# A Dockerfile may also name a command (from the repository root) that makes files of
+# its context first; it runs before the hash, and skips what is done itself:
+#   # hearth-build-prepare: tools/console.sh build
+# An image built FROM or COPY --from another hearth/<name>:local is rebuilt when that one is:
+# its id counts in the hash (images are built in name order; name such an image after
+# what it depends on).
 #
 # Environment:
 #   HEARTH_BASE_IMAGE      base image (default hearth/base:trixie)
@@ -76,10 +82,16 @@ context_files() {
   fi
 }
 
+# The other hearth images a Dockerfile builds on (FROM, COPY --from).
+hearth_images() {
+  grep -v '^ *#' "$1" | grep -o 'hearth/[a-z0-9._-]*:local' | sort -u || true
+}
+
 # Hash of what decides the image: the Dockerfile, every file of the context
-# (path, mode, content), the base image id and the build arguments.
+# (path, mode, content), the base image id, the ids of the other hearth images it
+# names and the build arguments.
 context_hash() {
-  local dockerfile=$1 ctx=$2 extra=$3 files=()
+  local dockerfile=$1 ctx=$2 extra=$3 files=() image
   mapfile -d '' -t files < <(context_files "$ctx" | LC_ALL=C sort -z)
   {
     sha256sum <"$dockerfile"
@@ -87,6 +99,9 @@ context_hash() {
       (cd "$ctx" && stat --format '%n %a' -- "${files[@]}" && sha256sum -- "${files[@]}")
     fi
     printf 'base=%s\n' "$base_id"
+    for image in $(hearth_images "$dockerfile"); do
+      printf '%s=%s\n' "$image" "$(docker image inspect --format '{{.Id}}' "$image")"
+    done
     printf 'extra_ca=%s\n' "$extra"
   } | sha256sum | cut -d' ' -f1
 }
@@ -100,6 +115,15 @@ for service in "${services[@]}"; do
     ctx=$HEARTH_ROOT/$named
     [ -d "$ctx" ] || die "images/$service/Dockerfile names build context '$named', which is not a directory under $HEARTH_ROOT"
   fi
+  prepare=$(sed -n 's/^# hearth-build-prepare: *\(.*[^ ]\) *$/\1/p' "$dockerfile" | head -n 1)
+  if [ -n "$prepare" ]; then
+    # Word-split on purpose: a command and its arguments, from the repository root.
+    (cd "$HEARTH_ROOT" && bash $prepare) || die "preparing images/$service failed: $prepare"
+  fi
+  for image in $(hearth_images "$dockerfile"); do
+    docker image inspect "$image" >/dev/null 2>&1 \
+      || die "images/$service needs $image; build it first: bash tools/build-images.sh ${image#hearth/}"
+  done
   tag=hearth/$service:local
   wants_ca=""
   if grep -q '^ARG EXTRA_CA_CERTS' "$dockerfile" && [ -n "$extra_ca" ]; then

@@ -1,5 +1,6 @@
-"""Screenshots of the monitoring UIs of a running stack, for docs/monitoring.md (`make
-screenshots`; the e2e takes the same pictures of its own stack into .state/screenshots/).
+"""Screenshots of the monitoring UIs and the admin console of a running stack, for
+docs/monitoring.md and docs/console.md (`make screenshots`; the e2e takes the same pictures of
+its own stack into .state/screenshots/).
 
     .venv/bin/python tools/screenshots.py [--stack local] [--out docs/images]
     HEARTH_ADMIN_PASSWORD=… .venv/bin/python tools/screenshots.py --stack e2e-1a2b3c \
@@ -8,7 +9,8 @@ screenshots`; the e2e takes the same pictures of its own stack into .state/scree
 Signs in as the stack's admin (its outputs, or the options given), sends a little traffic
 and one request with a known request id, then pictures the overview dashboard in vmui and
 the log search for that request id in VictoriaLogs, in headless Chromium
-(tests/e2e/browser.py).
+(tests/e2e/browser.py); then every console page in both themes and at phone width
+(console/e2e/pages.test.mjs).
 """
 
 from __future__ import annotations
@@ -107,7 +109,20 @@ def main() -> int:
     if empty or not lines:
         print(f"without data: panels {empty}, log lines {len(lines)}", file=sys.stderr)  # noqa: T201
         return 1
-    return 0
+    console = subprocess.run(  # noqa: S603 - Node.js on the console's own page suite
+        [shutil.which("node") or "node", "--test", "e2e/pages.test.mjs"],
+        cwd=ROOT / "console",
+        env={
+            **os.environ,
+            "HEARTH_URL": base,
+            "HEARTH_ADMIN_EMAIL": email,
+            "HEARTH_ADMIN_PASSWORD": password,
+            "HEARTH_SCREENSHOTS": str(out),
+        },
+        check=False,
+    )
+    print(f"wrote {out}/console-*.png")  # noqa: T201
+    return console.returncode
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ step "ruff"
 step "mypy (strict)"
 .venv/bin/mypy
 .venv/bin/mypy ../bench/app/run.py
+step "the console's copy of the OpenAPI document (console/src/api/openapi.json) is the app's"
+.venv/bin/hearth-app openapi | cmp -s - ../console/src/api/openapi.json \
+  || die "console/src/api/openapi.json differs from the app's OpenAPI document; run: bash tools/console.sh api"
 step "pytest (unit + integration against real PostgreSQL, Redis, NATS JetStream, S3)"
 if [ "$#" -eq 0 ]; then
   # The whole suite holds a coverage floor; a selection (-k, a path) does not.

@@ -134,6 +134,20 @@ class Harness:
         await self.res.cache.invalidate("user", str(user.id))
 
 
+def set_cookies(r: httpx.Response) -> dict[str, dict[str, str]]:
+    """The response's Set-Cookie headers: name -> {"value", and each attribute, lower-cased}."""
+    out: dict[str, dict[str, str]] = {}
+    for line in r.headers.get_list("set-cookie"):
+        first, *attrs = (part.strip() for part in line.split(";"))
+        name, _, value = first.partition("=")
+        parsed = {"value": value}
+        for attr in attrs:
+            key, _, val = attr.partition("=")
+            parsed[key.lower()] = val.lower()
+        out[name] = parsed
+    return out
+
+
 async def admin_nats(services: Services) -> Any:
     """A NATS connection as the tests' unrestricted user (the app's own user may do only what
     the app needs)."""

@@ -38,6 +38,13 @@ FORWARD_AUTH = "/api/v1/auth/forward"
 """The app's endpoint deciding whether a request may reach an operator UI."""
 
 CADDYFILE = "/etc/caddy/Caddyfile"
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+"""The admin console's Content-Security-Policy: no inline script or style, nothing from
+another origin (docs/console.md)."""
 
 
 def caddyfile(settings: Settings) -> str:
@@ -65,6 +72,7 @@ def caddyfile(settings: Settings) -> str:
         bucket=s3.BUCKET,
         s3=f"{s3.NAME}:{s3.S3_PORT}",
         metrics_port=METRICS_PORT,
+        console_csp=CONSOLE_CSP,
         forward_auth=f"{FORWARD_AUTH}?permission={monitoring.PERMISSION}",
         uis=[
             {

@@ -275,6 +275,11 @@ def edge(platform: Platform) -> Edge:
     return Edge(f"https://localhost:{HTTPS_PORT}", ca)
 
 
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A response header by name, whatever its case on the wire."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), "")
+
+
 def login(edge: Edge, email: str, password: str) -> str:
     r = edge.request("POST", "/api/v1/auth/login", body={"email": email, "password": password})
     assert r.status == 200, r.body

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -24,7 +24,7 @@ from hearth.catalog import monitoring, postgres
 from hearth.catalog.spec import ServiceSpec
 
 from . import browser
-from .conftest import HOOK, ROOT, Edge, Platform, run
+from .conftest import HOOK, ROOT, Edge, Platform, header, run
 
 T = TypeVar("T")
 UIS = tuple(monitoring.UI_PATHS.values())
@@ -53,11 +53,6 @@ def login(edge: Edge, email: str, password: str) -> str:
     # The browser's way: the edge's forward auth reads the cookie the login sets.
     assert "hearth_access=" in header(r.headers, "Set-Cookie"), r.headers
     return token
-
-
-def header(headers: Mapping[str, str], name: str) -> str:
-    """A response header by name, whatever its case on the wire."""
-    return next((v for k, v in headers.items() if k.lower() == name.lower()), "")
 
 
 def cookie(token: str) -> dict[str, str]:

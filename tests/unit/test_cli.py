@@ -18,6 +18,7 @@ OUTPUTS = {
 def test_up_ends_with_the_endpoint_and_how_to_sign_in_but_never_the_password() -> None:
     text = cli.sign_in_text("local", OUTPUTS, own_ca=True)
     assert "https://localhost:8443/" in text
+    assert "Admin console: https://localhost:8443/console/\n" in text
     assert "admin@hearth.localhost" in text
     assert "make outputs SHOW_SECRETS=1\n" in text
     assert "not-to-be-shown" not in text

@@ -13,7 +13,7 @@ import pytest
 import hearth.catalog
 from hearth.catalog import DATA_SERVICES, services
 from hearth.catalog.common import public_url
-from hearth.catalog.edge import caddyfile
+from hearth.catalog.edge import CONSOLE_CSP, caddyfile
 from hearth.catalog.nats import APP_NATS_PUBLISH, APP_NATS_SUBSCRIBE
 from hearth.catalog.postgres import bootstrap_sql
 from hearth.catalog.s3 import APP_S3_ACCESS_KEY, BUCKET, ROOT_ACCESS_KEY
@@ -233,6 +233,17 @@ def test_caddyfile_passes_only_presigned_object_requests_to_s3() -> None:
     assert ":7071" not in text, "never the admin API"
     # The only forward_auth guards the monitoring UIs (test_monitoring.py).
     assert text.count("forward_auth ") == 3
+
+
+def test_caddyfile_serves_the_console_under_its_own_policy_before_the_apps_catch_all() -> None:
+    text = caddyfile(LAN)
+    assert "redir / /console/ 302" in text
+    served = "\thandle /console/* {"
+    assert served in text
+    assert text.index(served) < text.index("\thandle {"), "before the app's catch-all"
+    assert f'header @console Content-Security-Policy "{CONSOLE_CSP}"' in text
+    assert "'unsafe-inline'" not in CONSOLE_CSP
+    assert "'unsafe-eval'" not in CONSOLE_CSP
 
 
 def test_postgres_bootstrap_is_idempotent_and_least_privilege() -> None:

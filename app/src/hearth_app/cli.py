@@ -1,9 +1,10 @@
-"""`hearth-app`: serve, migrate, worker, rotate-keys, grant-role, gc-storage."""
+"""`hearth-app`: serve, migrate, worker, rotate-keys, grant-role, gc-storage, openapi."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -18,7 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from hearth_app.core.logging import configure
-from hearth_app.core.settings import Settings, load_settings
+from hearth_app.core.settings import (
+    AuthSettings,
+    CoreSettings,
+    DatabaseSettings,
+    NatsSettings,
+    RateLimitSettings,
+    RedisSettings,
+    S3Settings,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from hearth_app.auth.bootstrap import AdminRequest
@@ -189,6 +200,26 @@ async def _gc(settings: Settings) -> str:
     )
 
 
+def openapi_document() -> str:
+    """The OpenAPI document as the API serves it at /openapi.json, as stable text (sorted keys).
+
+    The document does not depend on configuration, so defaults are used, unvalidated and
+    without reading the environment: it works on a build machine with nothing configured.
+    """
+    from hearth_app.main import create_app
+
+    settings = Settings.model_construct(
+        core=CoreSettings.model_construct(),
+        db=DatabaseSettings.model_construct(),
+        redis=RedisSettings.model_construct(),
+        nats=NatsSettings.model_construct(),
+        s3=S3Settings.model_construct(),
+        auth=AuthSettings.model_construct(),
+        ratelimit=RateLimitSettings.model_construct(),
+    )
+    return json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -218,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("email")
     g.add_argument("role")
     sub.add_parser("gc-storage", help="clean S3 up once: expired multipart uploads, orphaned objects")
+    sub.add_parser("openapi", help="print the OpenAPI document (JSON); needs no configuration")
     args = p.parse_args(argv)
+    if args.cmd == "openapi":
+        sys.stdout.write(openapi_document())
+        return 0
 
     try:
         settings = load_settings()

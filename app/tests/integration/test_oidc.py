@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from hearth_app.core.settings import AuthSettings, OidcProvider, Settings
-from tests.conftest import Harness, _clean, make_settings, start_harness
+from tests.conftest import Harness, _clean, make_settings, set_cookies, start_harness
 from tests.containers import Services
 
 OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
@@ -119,8 +119,11 @@ async def oh(
         yield harness
 
 
-async def browser_login(h: Harness, provider: str, login: str) -> tuple[httpx.Response, str]:
-    """What a browser does: start, the provider's login and consent pages, the callback."""
+async def browser_login(
+    h: Harness, provider: str, login: str, accept: str | None = None
+) -> tuple[httpx.Response, str]:
+    """What a browser does: start, the provider's login and consent pages, the callback (sent
+    with `accept` as its Accept header, when given)."""
     r = await h.client.get(f"/api/v1/auth/oidc/{provider}/start")
     assert r.status_code == 302, r.text
     url = r.headers["location"]
@@ -132,7 +135,8 @@ async def browser_login(h: Harness, provider: str, login: str) -> tuple[httpx.Re
         for _ in range(20):
             if url.startswith(BASE):
                 path = url[len(BASE) :]
-                return await h.client.get(path), url
+                headers = {"Accept": accept} if accept else {}
+                return await h.client.get(path, headers=headers), url
             resp = await browser.get(url)
             if resp.status_code in (302, 303):
                 url = urljoin(url, resp.headers["location"])
@@ -308,3 +312,48 @@ async def test_unknown_provider_and_provider_error_are_problems(oh: Harness) -> 
     r = await oh.client.get("/api/v1/auth/oidc/corp/callback?error=access_denied&state=x")
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+
+
+async def test_api_clients_get_json_and_the_refresh_cookie(oh: Harness) -> None:
+    for accept in (None, "application/json", "application/json, text/html"):
+        oh.client.cookies.clear()
+        r, _ = await browser_login(oh, "corp", "alice", accept)
+        assert r.status_code == 200, r.text
+        assert set(r.json()) == {"access_token", "token_type", "expires_in", "refresh_token"}
+        c = set_cookies(r)
+        assert c["hearth_refresh"]["value"] == r.json()["refresh_token"]
+        assert c["hearth_refresh"]["path"] == "/api/v1/auth"
+        assert c["hearth_refresh"]["samesite"] == "strict"
+        assert "httponly" in c["hearth_refresh"]
+        assert c["hearth_access"]["value"] == r.json()["access_token"]
+    oh.client.cookies.clear()
+
+
+async def test_a_browser_is_sent_to_the_console_signed_in(oh: Harness) -> None:
+    oh.client.cookies.clear()
+    r, _ = await browser_login(oh, "corp", "alice", BROWSER_ACCEPT)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/console/"
+    assert r.headers["cache-control"] == "no-store"
+    assert {"hearth_access", "hearth_refresh"} <= set(set_cookies(r))
+    assert "access_token" not in r.text
+    # The console, loaded, gets its access token with the cookie.
+    t = await oh.client.post("/api/v1/auth/refresh", headers={"X-Hearth-CSRF": "1"})
+    assert t.status_code == 200, t.text
+    me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {t.json()['access_token']}"})
+    assert me.json()["email"] == "alice@example.com"
+    oh.client.cookies.clear()
+    # A failed login still answers a problem, browser or not.
+    r = await oh.client.get(
+        "/api/v1/auth/oidc/corp/callback?error=access_denied&state=x", headers={"Accept": BROWSER_ACCEPT}
+    )
+    assert r.status_code == 401
+    assert "set-cookie" not in r.headers
+
+
+async def test_options_name_the_providers(oh: Harness) -> None:
+    r = await oh.client.get("/api/v1/auth/options")
+    assert r.json() == {"registration_enabled": True, "oidc_providers": ["corp", "social"]}

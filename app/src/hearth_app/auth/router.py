@@ -1,36 +1,106 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from hearth_app.auth import service
 from hearth_app.auth.deps import ACCESS_COOKIE, CurrentPrincipal, principal_from_token
 from hearth_app.auth.models import User
-from hearth_app.auth.schemas import LoginIn, MeOut, RefreshIn, RegisterIn, TokenOut, UserOut
+from hearth_app.auth.schemas import (
+    AuthOptions,
+    JwksOut,
+    LoginIn,
+    MeOut,
+    RefreshIn,
+    RegisterIn,
+    SessionOut,
+    TokenOut,
+    UserOut,
+)
 from hearth_app.core.deps import ClientIp, Res, resources_of
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.rbac import service as rbac
 from hearth_app.rbac.deps import deny, permissions_of
+
+# Where main.py mounts `router`: the refresh cookie is sent to these paths only.
+AUTH_PATH = "/api/v1/auth"
+REFRESH_COOKIE = "hearth_refresh"
+CSRF_HEADER = "X-Hearth-CSRF"
+# Where a browser lands after an OpenID Connect login.
+CONSOLE_PATH = "/console/"
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
 me_router = APIRouter(tags=["auth"], responses=PROBLEM_RESPONSES)
 wellknown = APIRouter(tags=["auth"])
 
 
-def _tokens_out(res: Res, t: service.IssuedTokens, response: Response) -> TokenOut:
-    # Same token as a cookie for browsers behind the edge (forward auth reads it).
+def _set_cookies(res: Res, t: service.IssuedTokens, response: Response) -> None:
+    secure = res.settings.auth.cookie_secure
+    # The access token for browsers behind the edge (forward auth reads it).
     response.set_cookie(
-        ACCESS_COOKIE,
-        t.access_token,
-        max_age=t.expires_in,
+        ACCESS_COOKIE, t.access_token, max_age=t.expires_in, httponly=True, secure=secure, samesite="lax"
+    )
+    # The refresh token for the console: script never sees it, and only /auth/* gets it.
+    response.set_cookie(
+        REFRESH_COOKIE,
+        t.refresh_token,
+        max_age=t.refresh_expires_in,
+        path=AUTH_PATH,
         httponly=True,
-        secure=res.settings.auth.cookie_secure,
-        samesite="lax",
+        secure=secure,
+        samesite="strict",
     )
     response.headers["Cache-Control"] = "no-store"
+
+
+def _tokens_out(res: Res, t: service.IssuedTokens, response: Response) -> TokenOut:
+    _set_cookies(res, t, response)
     return TokenOut(access_token=t.access_token, refresh_token=t.refresh_token, expires_in=t.expires_in)
+
+
+def _delete_refresh_cookie(res: Res, response: Response) -> None:
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path=AUTH_PATH,
+        httponly=True,
+        secure=res.settings.auth.cookie_secure,
+        samesite="strict",
+    )
+
+
+def _delete_cookies(res: Res, response: Response) -> None:
+    response.delete_cookie(
+        ACCESS_COOKIE, httponly=True, secure=res.settings.auth.cookie_secure, samesite="lax"
+    )
+    _delete_refresh_cookie(res, response)
+
+
+def _prefers_html(accept: str) -> bool:
+    """Whether an Accept header ranks text/html above application/json (a browser navigating)."""
+
+    def quality(media: str) -> float:
+        kind = media.split("/")[0] + "/*"
+        best: tuple[int, float] = (-1, 0.0)  # (specificity, q) of the most specific match
+        for part in accept.split(","):
+            name, *params = (p.strip() for p in part.split(";"))
+            spec = {media: 2, kind: 1, "*/*": 0}.get(name.lower())
+            if spec is None or spec <= best[0]:
+                continue
+            q = 1.0
+            for param in params:
+                key, _, value = param.partition("=")
+                if key.strip().lower() == "q":
+                    try:
+                        q = float(value)
+                    except ValueError:
+                        q = 0.0
+            best = (spec, q)
+        return best[1]
+
+    return quality("text/html") > quality("application/json")
 
 
 @router.post("/register", status_code=201, response_model=UserOut)
@@ -46,9 +116,55 @@ async def login(body: LoginIn, res: Res, ip: ClientIp, response: Response) -> To
 
 
 @router.post("/refresh", response_model=TokenOut)
-async def refresh(body: RefreshIn, res: Res, ip: ClientIp, response: Response) -> TokenOut:
-    """Trade a refresh token for new tokens. Each refresh token works once."""
-    return _tokens_out(res, await service.refresh(res, body.refresh_token, ip), response)
+async def refresh(
+    request: Request,
+    res: Res,
+    ip: ClientIp,
+    response: Response,
+    body: Annotated[RefreshIn | None, Body()] = None,
+    csrf: Annotated[
+        str | None,
+        Header(
+            alias=CSRF_HEADER,
+            max_length=8,
+            description="Must be 1 to refresh with the hearth_refresh cookie instead of a body",
+        ),
+    ] = None,
+) -> TokenOut:
+    """Trade a refresh token for new tokens. Each refresh token works once.
+
+    The token comes from the body or, when the body has none, from the hearth_refresh cookie.
+    The cookie is taken only with `X-Hearth-CSRF: 1`: a custom header is something a page of
+    another origin cannot send without our consent (CORS), so a forged request cannot spend
+    the cookie (and end the session by reuse detection). SameSite=Strict is the second lock.
+    """
+    if body is not None and body.refresh_token is not None:
+        return _tokens_out(res, await service.refresh(res, body.refresh_token, ip), response)
+    if csrf != "1":
+        raise Problem(
+            403,
+            f"refreshing with the {REFRESH_COOKIE} cookie needs the header {CSRF_HEADER}: 1; "
+            "send that header, or send the refresh token as refresh_token in a JSON body",
+            kind="csrf",
+        )
+    raw = request.cookies.get(REFRESH_COOKIE)
+    if not raw:
+        raise Problem(
+            401,
+            f"no refresh token: the {REFRESH_COOKIE} cookie is missing and the body has no "
+            "refresh_token; sign in again",
+            kind="unauthorized",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        issued = await service.refresh(res, raw, ip)
+    except Problem as exc:
+        # A cookie that failed once fails forever: drop it, so the browser stops sending it.
+        gone = Response()
+        _delete_refresh_cookie(res, gone)
+        exc.headers = {**(exc.headers or {}), "Set-Cookie": gone.headers["set-cookie"]}
+        raise
+    return _tokens_out(res, issued, response)
 
 
 @router.post("/logout", status_code=204)
@@ -56,7 +172,7 @@ async def logout(p: CurrentPrincipal, res: Res) -> Response:
     """End this session now: its access and refresh tokens stop working."""
     await service.end_session(res, p.session_id)
     resp = Response(status_code=204)
-    resp.delete_cookie(ACCESS_COOKIE)
+    _delete_cookies(res, resp)
     return resp
 
 
@@ -64,12 +180,53 @@ async def logout(p: CurrentPrincipal, res: Res) -> Response:
 async def logout_all(p: CurrentPrincipal, res: Res) -> Response:
     """End every session of the caller."""
     await service.end_all_sessions(res, p.user_id)
-    return Response(status_code=204)
+    resp = Response(status_code=204)
+    _delete_cookies(res, resp)
+    return resp
+
+
+@router.get("/sessions", response_model=list[SessionOut])
+async def list_sessions(p: CurrentPrincipal, res: Res) -> list[SessionOut]:
+    """The caller's active sessions (one per sign-in), the most recently refreshed first."""
+    return [
+        SessionOut(
+            id=x.id,
+            started_at=x.started_at,
+            last_used_at=x.last_used_at,
+            expires_at=x.expires_at,
+            current=x.id == p.session_id,
+        )
+        for x in await service.active_sessions(res, p.user_id)
+    ]
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+async def end_session(session_id: uuid.UUID, p: CurrentPrincipal, res: Res) -> Response:
+    """End one of the caller's sessions now (as logout does for the current one)."""
+    if not await service.end_own_session(res, p.user_id, session_id):
+        raise Problem(
+            404,
+            f"you have no active session {session_id}; GET {AUTH_PATH}/sessions lists yours",
+            kind="not-found",
+        )
+    resp = Response(status_code=204)
+    if session_id == p.session_id:
+        _delete_cookies(res, resp)
+    return resp
+
+
+@router.get("/options", response_model=AuthOptions)
+async def options(res: Res) -> AuthOptions:
+    """How one may sign in here: self-registration, and which OpenID Connect providers."""
+    return AuthOptions(
+        registration_enabled=res.settings.auth.registration_enabled, oidc_providers=res.oidc.names
+    )
 
 
 @router.get(
     "/forward",
     status_code=200,
+    response_class=Response,
     responses={200: {"description": "Allowed; user in X-Auth-* headers"}},
 )
 async def forward_auth(
@@ -141,7 +298,7 @@ async def me(request: Request, p: CurrentPrincipal) -> Response:
     )
 
 
-@wellknown.get("/.well-known/jwks.json")
+@wellknown.get("/.well-known/jwks.json", response_model=JwksOut)
 async def jwks(res: Res) -> JSONResponse:
     """Public keys that verify our access tokens, including retired ones still in use."""
     return JSONResponse(res.keys.jwks_doc, headers={"Cache-Control": "public, max-age=60"})
@@ -153,25 +310,41 @@ async def oidc_providers(res: Res) -> list[str]:
     return res.oidc.names
 
 
-@router.get("/oidc/{provider}/start", status_code=302, responses={302: {"description": "To the provider"}})
+@router.get(
+    "/oidc/{provider}/start",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "To the provider"}},
+)
 async def oidc_start(provider: Annotated[str, Path(max_length=64)], res: Res) -> RedirectResponse:
     """Begin an OpenID Connect login: redirect to the provider (PKCE, state, nonce)."""
     url = await res.oidc.start(provider)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/oidc/{provider}/callback", response_model=TokenOut)
+@router.get(
+    "/oidc/{provider}/callback",
+    response_model=TokenOut,
+    responses={303: {"description": f"A browser (Accept prefers text/html): to {CONSOLE_PATH}, signed in"}},
+)
 async def oidc_callback(
     provider: Annotated[str, Path(max_length=64)],
+    request: Request,
     res: Res,
     ip: ClientIp,
     response: Response,
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=256)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
-) -> TokenOut:
-    """The provider sends the browser back here; answers our tokens."""
+) -> Any:
+    """The provider sends the browser back here: our tokens as JSON, or for a browser the
+    cookies and a redirect to the console (which then refreshes with the cookie)."""
     if error or not code or not state:
         raise Problem(401, "the provider did not complete the login", kind="oidc-failed")
     ext = await res.oidc.finish(provider, code, state)
-    return _tokens_out(res, await service.login_external(res, ext, ip), response)
+    issued = await service.login_external(res, ext, ip)
+    if _prefers_html(request.headers.get("accept", "")[:1024]):
+        redirect = RedirectResponse(CONSOLE_PATH, status_code=303)
+        _set_cookies(res, issued, redirect)
+        return redirect
+    return _tokens_out(res, issued, response)

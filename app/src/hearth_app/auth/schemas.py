@@ -77,7 +77,8 @@ class LoginIn(BaseModel):
 
 class RefreshIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    refresh_token: Annotated[str, StringConstraints(min_length=16, max_length=128)]
+    # Without it, the hearth_refresh cookie is used (auth/router.py, refresh).
+    refresh_token: Annotated[str, StringConstraints(min_length=16, max_length=128)] | None = None
 
 
 class TokenOut(BaseModel):
@@ -85,6 +86,32 @@ class TokenOut(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
     refresh_token: str
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID = Field(description="The session (its refresh-token family)")
+    started_at: datetime
+    last_used_at: datetime = Field(description="The last refresh (or the start)")
+    expires_at: datetime = Field(description="When it ends unless refreshed before")
+    current: bool = Field(description="The session of the token making this request")
+
+
+class AuthOptions(BaseModel):
+    registration_enabled: bool
+    oidc_providers: list[str]
+
+
+class Jwk(BaseModel):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: str
+
+
+class JwksOut(BaseModel):
+    keys: list[Jwk]
 
 
 class UserOut(BaseModel):
@@ -101,4 +128,14 @@ class MeOut(UserOut):
     permissions: list[str] = Field(default_factory=list)
 
 
-__all__ = ["LoginIn", "MeOut", "RefreshIn", "RegisterIn", "TokenOut", "UserOut"]
+__all__ = [
+    "AuthOptions",
+    "JwksOut",
+    "LoginIn",
+    "MeOut",
+    "RefreshIn",
+    "RegisterIn",
+    "SessionOut",
+    "TokenOut",
+    "UserOut",
+]

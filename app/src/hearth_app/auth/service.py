@@ -6,9 +6,9 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hearth_app.auth import tokens
@@ -34,6 +34,16 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     session_id: uuid.UUID
+    # Seconds the refresh token works for (the refresh cookie's Max-Age).
+    refresh_expires_in: int
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    id: uuid.UUID
+    started_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -84,6 +94,8 @@ async def start_session(res: Resources, user: User, audit_row: AuditLog | None =
     family = uuid.uuid4()
     raw, digest = tokens.new_refresh_token()
     a = res.settings.auth
+    expires_at = now + timedelta(seconds=a.refresh_ttl_seconds)
+    family_expires_at = now + timedelta(seconds=a.session_max_seconds)
     async with res.sessions() as s, s.begin():
         await res.keys.sync_signer(s)
         s.add(
@@ -91,14 +103,20 @@ async def start_session(res: Resources, user: User, audit_row: AuditLog | None =
                 family_id=family,
                 user_id=user.id,
                 token_hash=digest,
-                expires_at=now + timedelta(seconds=a.refresh_ttl_seconds),
-                family_expires_at=now + timedelta(seconds=a.session_max_seconds),
+                expires_at=expires_at,
+                family_expires_at=family_expires_at,
             )
         )
         if audit_row is not None:
             s.add(audit_row)
     access = tokens.issue_access(res.keys, a, user_id=user.id, session_id=family, email=user.email)
-    return IssuedTokens(access, raw, a.access_ttl_seconds, family)
+    return IssuedTokens(
+        access, raw, a.access_ttl_seconds, family, _seconds_until(min(expires_at, family_expires_at), now)
+    )
+
+
+def _seconds_until(when: datetime, now: datetime) -> int:
+    return max(0, int((when - now).total_seconds()))
 
 
 async def login(res: Resources, email: str, password: str, ip: str) -> IssuedTokens:
@@ -178,12 +196,13 @@ async def refresh(res: Resources, raw: str, ip: str) -> IssuedTokens:
             await res.keys.sync_signer(s)
             row.used_at = now
             new_raw, new_digest = tokens.new_refresh_token()
+            new_expires_at = min(now + timedelta(seconds=a.refresh_ttl_seconds), row.family_expires_at)
             s.add(
                 RefreshToken(
                     family_id=row.family_id,
                     user_id=row.user_id,
                     token_hash=new_digest,
-                    expires_at=min(now + timedelta(seconds=a.refresh_ttl_seconds), row.family_expires_at),
+                    expires_at=new_expires_at,
                     family_expires_at=row.family_expires_at,
                 )
             )
@@ -202,7 +221,51 @@ async def refresh(res: Resources, raw: str, ip: str) -> IssuedTokens:
         raise _unauthorized("refresh token was already used; the session has been ended")
     metrics.AUTH_EVENTS.labels("refresh", "ok").inc()
     access = tokens.issue_access(res.keys, a, user_id=user_id, session_id=family, email=email)
-    return IssuedTokens(access, new_raw, a.access_ttl_seconds, family)
+    return IssuedTokens(access, new_raw, a.access_ttl_seconds, family, _seconds_until(new_expires_at, now))
+
+
+def _live(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A session's current refresh token: neither spent nor revoked nor expired. A session
+    (family) is active while it has one; ending it revokes every row of the family."""
+    return (
+        RefreshToken.used_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > now,
+        RefreshToken.family_expires_at > now,
+    )
+
+
+async def active_sessions(res: Resources, user_id: uuid.UUID) -> list[ActiveSession]:
+    """The user's active sessions, the most recently refreshed first."""
+    started = (
+        select(RefreshToken.family_id, func.min(RefreshToken.created_at).label("started_at"))
+        .where(RefreshToken.user_id == user_id)
+        .group_by(RefreshToken.family_id)
+        .subquery()
+    )
+    q = (
+        select(RefreshToken.family_id, started.c.started_at, RefreshToken.created_at, RefreshToken.expires_at)
+        .join(started, started.c.family_id == RefreshToken.family_id)
+        .where(RefreshToken.user_id == user_id, *_live(utcnow()))
+        .order_by(RefreshToken.created_at.desc(), RefreshToken.family_id)
+    )
+    async with res.sessions() as s:
+        rows = (await s.execute(q)).all()
+    return [ActiveSession(*row) for row in rows]
+
+
+async def end_own_session(res: Resources, user_id: uuid.UUID, family: uuid.UUID) -> bool:
+    """End one of the user's sessions; False when it is not theirs or not active."""
+    async with res.sessions() as s:
+        live = await s.scalar(
+            select(RefreshToken.id).where(
+                RefreshToken.user_id == user_id, RefreshToken.family_id == family, *_live(utcnow())
+            )
+        )
+    if live is None:
+        return False
+    await end_session(res, family)
+    return True
 
 
 async def end_session(res: Resources, family: uuid.UUID) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from hearth_app.core import metrics
@@ -19,13 +20,26 @@ log = logging.getLogger("hearth.health")
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ok", "fail"]
+    checks: dict[str, Literal["ok", "fail"]]
+
+
+@router.get("/healthz", response_model=HealthOut)
+async def healthz() -> HealthOut:
     """The process answers. Says nothing about dependencies, so restarts don't cascade."""
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
-@router.get("/readyz", responses={503: {"description": "A dependency is down"}})
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"description": "A dependency is down", "model": ReadyOut}},
+)
 async def readyz(res: Res) -> JSONResponse:
     """PostgreSQL, Redis, NATS and S3 answer, each within two seconds."""
 
@@ -51,7 +65,7 @@ async def readyz(res: Res) -> JSONResponse:
         "s3": s3,
     }
 
-    async def run(name: str, fn: Callable[[], Awaitable[None]]) -> tuple[str, str]:
+    async def run(name: str, fn: Callable[[], Awaitable[None]]) -> tuple[str, Literal["ok", "fail"]]:
         try:
             await asyncio.wait_for(fn(), timeout=2)
             return name, "ok"
@@ -61,8 +75,8 @@ async def readyz(res: Res) -> JSONResponse:
 
     results = dict(await asyncio.gather(*(run(n, f) for n, f in checks.items())))
     ok = all(v == "ok" for v in results.values())
-    body: dict[str, Any] = {"status": "ok" if ok else "fail", "checks": results}
-    return JSONResponse(body, status_code=200 if ok else 503)
+    body = ReadyOut(status="ok" if ok else "fail", checks=results)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -62,6 +62,7 @@ def check_role_edit(actor: Grants, role: str) -> None:
 
 
 def check_account_change(actor: Grants, target: Grants) -> None:
-    """Disabling, enabling or renaming an account: an administrator's, by administrators only."""
+    """Disabling, enabling, renaming an account or setting its password: an administrator's, by
+    administrators only."""
     if target.is_admin and not actor.is_admin:
         raise Refused("only an administrator may change an administrator's account", [ADMIN_ROLE])

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import AwareDatetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +18,7 @@ from hearth_app.auth.schemas import MeOut
 from hearth_app.core.deps import ClientIp, Page, Res
 from hearth_app.core.problems import PROBLEM_RESPONSES, Problem
 from hearth_app.core.schemas import Paginated
+from hearth_app.events import outbox, subjects
 from hearth_app.rbac import policy, service
 from hearth_app.rbac.audit import audit
 from hearth_app.rbac.deps import (
@@ -28,13 +30,16 @@ from hearth_app.rbac.deps import (
     deny,
 )
 from hearth_app.rbac.models import AuditLog, Permission, Role
+from hearth_app.rbac.permissions import DEFAULT_ROLE
 from hearth_app.rbac.policy import Refused
 from hearth_app.rbac.schemas import (
     AuditOut,
     KeyRotated,
+    PasswordSet,
     RoleIn,
     RoleOut,
     RolePatch,
+    UserCreate,
     UserPatch,
     UserRolesIn,
 )
@@ -84,6 +89,86 @@ async def _refuse(
     res: Res, actor: Principal, ip: str, exc: Refused, *, action: str, resource: str
 ) -> Problem:
     return await deny(res, actor, action=action, resource=resource, ip=ip, why=exc.why, refused=exc.refused)
+
+
+@router.post("/users", status_code=201, response_model=MeOut)
+async def create_user(body: UserCreate, actor: CanManageUsers, res: Res, ip: ClientIp) -> dict[str, Any]:
+    """Make an account with a password the administrator chose (open registration or not).
+
+    Roles named in the body are granted under the rules of PUT /users/{id}/roles; without
+    them the account gets the role self-registration gives. Its email counts as unverified,
+    as a self-registered one does: typing an address proves nobody owns it (auth/models.py).
+    """
+    pw_hash = await res.passwords.hash(body.password)
+    names = [DEFAULT_ROLE] if body.roles is None else sorted(set(body.roles))
+    try:
+        async with res.sessions() as s, s.begin():
+            roles = (
+                await s.scalars(select(Role).where(Role.name.in_(names)).with_for_update(read=True))
+            ).all()
+            missing = set(names) - {r.name for r in roles}
+            if missing:
+                raise Problem(422, f"unknown roles: {', '.join(sorted(missing))}", kind="validation")
+            if body.roles is not None:
+                added = {r.name: set(await service.role_permissions_of(s, r.id)) for r in roles}
+                policy.check_role_change(
+                    await service.grants_of(s, actor.user_id), own=False, added=added, removed=set()
+                )
+            user = User(email=body.email, password_hash=pw_hash, display_name=body.display_name)
+            s.add(user)
+            await s.flush()
+            await service.set_user_roles(s, user.id, [r.id for r in roles])
+            outbox.record(s, subjects.USER_REGISTERED, {"user_id": str(user.id), "email": user.email})
+    except Refused as exc:
+        raise await _refuse(res, actor, ip, exc, action="user.create", resource=f"user:{body.email}") from exc
+    except IntegrityError as exc:
+        raise Problem(
+            409,
+            f"an account with the email {body.email!r} exists; find it with GET /api/v1/admin/users?email=",
+            kind="conflict",
+        ) from exc
+    await audit(
+        res.sessions,
+        action="user.create",
+        outcome="ok",
+        actor_id=actor.user_id,
+        resource=f"user:{user.id}",
+        ip=ip,
+        detail={"email": body.email, "roles": names},
+    )
+    return await _user_out(res, user.id)
+
+
+@router.post("/users/{user_id}/password", status_code=204)
+async def set_password(
+    user_id: uuid.UUID, body: PasswordSet, actor: CanManageUsers, res: Res, ip: ClientIp
+) -> Response:
+    """Give an account a new (temporary) password; every session of it ends at once."""
+    pw_hash = await res.passwords.hash(body.password)
+    try:
+        async with res.sessions() as s, s.begin():
+            user = await s.get(User, user_id, with_for_update=True)
+            if user is None:
+                raise Problem(404, "no such user", kind="not-found")
+            policy.check_account_change(
+                await service.grants_of(s, actor.user_id), await service.grants_of(s, user_id)
+            )
+            user.password_hash = pw_hash
+    except Refused as exc:
+        raise await _refuse(
+            res, actor, ip, exc, action="user.password_reset", resource=f"user:{user_id}"
+        ) from exc
+    # Whoever held the old password (or a session made with it) is out.
+    await auth_service.end_all_sessions(res, user_id)
+    await audit(
+        res.sessions,
+        action="user.password_reset",
+        outcome="ok",
+        actor_id=actor.user_id,
+        resource=f"user:{user_id}",
+        ip=ip,
+    )
+    return Response(status_code=204)
 
 
 @router.patch("/users/{user_id}", response_model=MeOut)
@@ -292,11 +377,47 @@ async def list_audit(
     res: Res,
     page: Page,
     outcome: Annotated[str | None, Query(max_length=32)] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=128,
+            description="An action (`user.roles`), or a prefix when it ends with `.` (`user.`)",
+        ),
+    ] = None,
+    actor_id: Annotated[uuid.UUID | None, Query(description="The user who acted")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Rows at or after this time (ISO 8601 with an offset)")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Rows at or before this time (ISO 8601 with an offset)")
+    ] = None,
 ) -> dict[str, Any]:
+    """The audit log, newest first. Times need an offset: a bare local time names no instant."""
+    if since is not None and until is not None and since > until:
+        msg = f"since ({since.isoformat()}) is after until ({until.isoformat()}); swap them or drop one"
+        raise Problem(
+            422,
+            msg,
+            kind="validation",
+            extra={"errors": [{"loc": ["query", "since"], "msg": msg, "type": "value_error"}]},
+        )
+    q = select(AuditLog)
+    if outcome:
+        q = q.where(AuditLog.outcome == outcome)
+    if action:
+        q = q.where(
+            AuditLog.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditLog.action == action
+        )
+    if actor_id is not None:
+        q = q.where(AuditLog.actor_id == actor_id)
+    if since is not None:
+        q = q.where(AuditLog.at >= since)
+    if until is not None:
+        q = q.where(AuditLog.at <= until)
     async with res.sessions() as s:
-        q = select(AuditLog)
-        if outcome:
-            q = q.where(AuditLog.outcome == outcome)
         total = await s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = (await s.scalars(q.order_by(AuditLog.id.desc()).limit(page.limit).offset(page.offset))).all()
     return {"items": rows, "total": total, "limit": page.limit, "offset": page.offset}

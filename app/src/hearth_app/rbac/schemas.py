@@ -6,8 +6,25 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hearth_app.auth.schemas import Email, Password
+
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,63}$")]
 PermName = Annotated[str, StringConstraints(pattern=r"^[a-z_]+:[a-z_]+$", max_length=64)]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Email
+    password: Password
+    display_name: Annotated[str, StringConstraints(max_length=200)]
+    roles: list[RoleName] | None = Field(
+        default=None, max_length=20, description="Omitted: the role self-registration gives"
+    )
+
+
+class PasswordSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: Password
 
 
 class UserPatch(BaseModel):

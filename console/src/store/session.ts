@@ -1,0 +1,112 @@
+/**
+ * Who is signed in. The access token lives in memory only; the refresh token is an HttpOnly
+ * cookie the page never sees, so a reload restores the session through the refresh endpoint.
+ */
+import { create } from 'zustand';
+import { api, refreshAccessToken, setTokenSource, unwrap, type Me } from '@/api/client';
+
+export type SessionStatus = 'unknown' | 'signed-in' | 'signed-out';
+
+export interface SessionData {
+  status: SessionStatus;
+  accessToken: string | null;
+  me: Me | null;
+}
+
+export interface SessionState extends SessionData {
+  /** Password sign-in; throws ApiError (401 wrong credentials, 422, 429...) and stays signed out. */
+  signIn(email: string, password: string): Promise<void>;
+  /** At app start: trade the refresh cookie for a token, then load /me. Never throws. */
+  restore(): Promise<void>;
+  /** Ends this session on the server (best effort) and forgets it here. */
+  signOut(): Promise<void>;
+  /** Ends every session of this user; throws ApiError when the server refuses (still signed in then). */
+  signOutEverywhere(): Promise<void>;
+  setToken(token: string | null): void;
+  /** Reloads /me (after a change to the account); throws ApiError. */
+  reloadMe(): Promise<void>;
+}
+
+export const initialSession: SessionData = { status: 'unknown', accessToken: null, me: null };
+
+const signedOut: SessionData = { status: 'signed-out', accessToken: null, me: null };
+
+async function fetchMe(): Promise<Me> {
+  return unwrap(api.GET('/api/v1/me'));
+}
+
+let restoring: Promise<void> | null = null;
+
+export const useSession = create<SessionState>()((set, get) => ({
+  ...initialSession,
+
+  async signIn(email, password) {
+    const tokens = await unwrap(api.POST('/api/v1/auth/login', { body: { email, password } }));
+    set({ accessToken: tokens.access_token });
+    try {
+      const me = await fetchMe();
+      set({ status: 'signed-in', me });
+    } catch (e) {
+      set(signedOut);
+      throw e;
+    }
+  },
+
+  restore() {
+    restoring ??= (async () => {
+      const tokens = await refreshAccessToken();
+      if (!tokens) {
+        set(signedOut);
+        return;
+      }
+      set({ accessToken: tokens.access_token });
+      try {
+        set({ status: 'signed-in', me: await fetchMe() });
+      } catch {
+        set(signedOut);
+      }
+    })().finally(() => {
+      restoring = null;
+    });
+    return restoring;
+  },
+
+  async signOut() {
+    if (get().accessToken) {
+      try {
+        await api.POST('/api/v1/auth/logout');
+      } catch {
+        // Offline: the access token still expires by itself; forget it here regardless.
+      }
+    }
+    set(signedOut);
+  },
+
+  async signOutEverywhere() {
+    await unwrap(api.POST('/api/v1/auth/logout-all'));
+    set(signedOut);
+  },
+
+  setToken(token) {
+    set(token ? { accessToken: token } : signedOut);
+  },
+
+  async reloadMe() {
+    set({ me: await fetchMe() });
+  },
+}));
+
+// The API client reads the token from here and reports refreshes and the end of the session.
+setTokenSource({
+  getToken: () => useSession.getState().accessToken,
+  onRefreshed: (t) => useSession.setState({ accessToken: t.access_token }),
+  onSignedOut: () => useSession.setState(signedOut),
+});
+
+/** Whether the signed-in user holds a permission. Hiding by it is cosmetic: the API decides. */
+export const selectCan =
+  (permission: string) =>
+  (s: SessionData): boolean =>
+    s.me?.permissions?.includes(permission) ?? false;
+
+export const selectIsSignedIn = (s: SessionData): boolean => s.status === 'signed-in';
