@@ -10,9 +10,6 @@
 # The build context is images/<service>/, unless the Dockerfile names another
 # directory (relative to the repository root) on a line of its own:
 #   # hearth-build-context: app
-# A Dockerfile may also name a command (from the repository root) that makes files of
-# its context first; it runs before the hash, and skips what is done itself:
-#   # hearth-build-prepare: tools/console.sh build
 # An image built FROM or COPY --from another hearth/<name>:local is rebuilt when that one is:
 # its id counts in the hash (images are built in name order; name such an image after
 # what it depends on).
@@ -114,11 +111,6 @@ for service in "${services[@]}"; do
   if [ -n "$named" ]; then
     ctx=$HEARTH_ROOT/$named
     [ -d "$ctx" ] || die "images/$service/Dockerfile names build context '$named', which is not a directory under $HEARTH_ROOT"
-  fi
-  prepare=$(sed -n 's/^# hearth-build-prepare: *\(.*[^ ]\) *$/\1/p' "$dockerfile" | head -n 1)
-  if [ -n "$prepare" ]; then
-    # Word-split on purpose: a command and its arguments, from the repository root.
-    (cd "$HEARTH_ROOT" && bash $prepare) || die "preparing images/$service failed: $prepare"
   fi
   for image in $(hearth_images "$dockerfile"); do
     docker image inspect "$image" >/dev/null 2>&1 \

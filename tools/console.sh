@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The admin console (console/, docs/console.md): tools/console.sh install|build|check
+# The admin console's checks on this machine (console/, docs/console.md); the image
+# hearth/console:local builds the export itself (images/console/Dockerfile).
 #   install  npm ci, skipped while node_modules matches package-lock.json and this Node.js
-#   build    install, then the static export in console/out, skipped while it matches the sources
 #   check    install, then what CI checks: the API types against src/api/openapi.json, types and
 #            the unit tests
 #   api      regenerate src/api/openapi.json from the app and the types from it
@@ -10,20 +10,19 @@ source "$(dirname "$0")/lib.sh"
 CONSOLE=$HEARTH_ROOT/console
 cd "$CONSOLE"
 
-command -v node >/dev/null 2>&1 || die "Node.js is not installed; install Node.js 20 or newer with npm"
-
-# The hash of what decides a result: these files (what git tracks or would track under
-# console/, which leaves out node_modules and out) and the Node.js version.
-sources_hash() {
-  { node --version
-    git ls-files -z --cached --others --exclude-standard -- "$@" \
-      | LC_ALL=C sort -z | xargs -0 -r sha256sum --
-  } | sha256sum | cut -d' ' -f1
-}
+# Vite 8 and jsdom want Node.js 20.19 or newer: the distribution's when it is new enough
+# (Debian trixie's is), else the operator installs one.
+node_ok() { node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; }
+if ! node_ok; then
+  step "installing the distribution's Node.js and npm (for the console's tests)"
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || true
+  node_ok || die "the console's tests need Node.js 20.19 or newer with npm (found: $(node --version 2>/dev/null || echo none)); install one and re-run"
+fi
 
 install() {
   local stamp=node_modules/.hearth-lock-sha256 want
-  want=$(sources_hash package-lock.json)
+  want=$({ node --version; sha256sum package-lock.json; } | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     ok "console: node_modules matches package-lock.json"
     return
@@ -32,22 +31,6 @@ install() {
   npm ci --no-audit --no-fund --loglevel=error \
     || die "npm ci failed in console/; check that the npm registry answers"
   echo "$want" >"$stamp"
-}
-
-build() {
-  install
-  local stamp=node_modules/.hearth-out-sha256 want
-  # The browser suite (e2e/) is not part of the export.
-  want=$(sources_hash . ':(exclude)e2e')
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    ok "console: out/ matches the sources"
-    return
-  fi
-  step "console: next build (static export to console/out)"
-  rm -rf out
-  npm run --silent build || die "building the console failed (output above)"
-  echo "$want" >"$stamp"
-  ok "console: built ($(du -sh out | cut -f1))"
 }
 
 check() {
@@ -68,6 +51,6 @@ api() {
 }
 
 case "${1:-}" in
-  install | build | check | api) "$1" ;;
-  *) die "usage: tools/console.sh install|build|check|api" ;;
+  install | check | api) "$1" ;;
+  *) die "usage: tools/console.sh install|check|api" ;;
 esac

@@ -20,15 +20,6 @@ fi
 
 bash tools/docker-engine.sh
 bash tools/compose.sh
-# Node.js builds the admin console (console/, served by the edge as static files).
-node_ok() { command -v node >/dev/null 2>&1 && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)'; }
-if ! node_ok; then
-  step "installing the distribution's Node.js and npm (to build the admin console)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
-    || die "apt-get could not install nodejs and npm; install Node.js 20.9 or newer and re-run"
-  node_ok || die "Node.js $(node --version 2>/dev/null || echo missing) is too old for the console: install Node.js 20.9 or newer and re-run"
-fi
 bash tools/build-images.sh
 bash tools/pulumi-toolchain.sh
 # The launcher Pulumi starts for the security baseline (policies/, ADR 0008).

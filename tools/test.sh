@@ -9,9 +9,17 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$HEARTH_ROOT"
 
+# The console's packages first: both lanes use them (its checks; the e2e's browser suite).
+bash tools/console.sh install
 mkdir -p "$HEARTH_CACHE/test-ansible"
 ansible_log=$HEARTH_CACHE/test-ansible/lane.log
-{ bash tools/test-ansible.sh && bash tools/console.sh check; } >"$ansible_log" 2>&1 &
+# Each part runs whatever the other did: both failures show.
+(
+  rc=0
+  bash tools/test-ansible.sh || rc=1
+  bash tools/console.sh check || rc=1
+  exit "$rc"
+) >"$ansible_log" 2>&1 &
 ansible_pid=$!
 # Whatever happens in lane 1, lane 2 does not outlive this script.
 trap 'kill "$ansible_pid" 2>/dev/null || true' EXIT

@@ -9,6 +9,7 @@ Named to sort before test_platform.py, whose last tests destroy the stack.
 from __future__ import annotations
 
 import gzip
+import http.client
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ import time
 
 from hearth.catalog.edge import CONSOLE_CSP
 
-from .conftest import ROOT, Edge, Platform, header
+from .conftest import HTTPS_PORT, ROOT, Edge, Platform, header
 
 SCREENSHOTS = ROOT / ".state" / "screenshots"
 """Where the e2e's pictures go (ignored by git); `make screenshots` refreshes docs/images/."""
@@ -31,6 +32,18 @@ def test_the_site_root_leads_to_the_console(edge: Edge) -> None:
     assert r.status == 200, r.body[:300]
     assert b"<html" in r.body
     assert header(r.headers, "Content-Security-Policy") == CONSOLE_CSP
+
+
+def test_another_name_of_the_site_sends_the_console_to_the_platforms_own(edge: Edge) -> None:
+    # Presigned upload URLs name the platform's host: a page under another name could not use them.
+    conn = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, context=edge.tls, timeout=15)
+    try:
+        conn.request("GET", "/console/projects/")
+        r = conn.getresponse()
+        assert r.status == 308, r.status
+        assert r.getheader("Location") == f"{edge.base}/console/projects/"
+    finally:
+        conn.close()
 
 
 def test_every_console_page_is_served_under_a_policy_without_inline_script(edge: Edge) -> None:
@@ -80,7 +93,12 @@ def test_the_browser_suite_passes_against_this_deployment(platform: Platform, ed
     assert node, "Node.js is missing; run: make setup"
     outputs = platform.stack.outputs()
     shots = SCREENSHOTS / "console"
-    shots.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(shots, ignore_errors=True)  # only this run's pictures count below
+    shots.mkdir(parents=True)
+    # Files, not a directory: Node 22 reads a directory argument as a pattern.
+    suite = sorted(
+        str(p.relative_to(ROOT / "console")) for p in (ROOT / "console/e2e").glob("*.test.mjs")
+    )
     env = {
         **os.environ,
         "HEARTH_URL": edge.base,
@@ -90,7 +108,7 @@ def test_the_browser_suite_passes_against_this_deployment(platform: Platform, ed
     }
     started = time.monotonic()
     proc = subprocess.run(  # noqa: S603 - Node.js on our own suite
-        [node, "--test", "--test-concurrency=1", "--test-reporter=spec", "e2e/"],
+        [node, "--test", "--test-concurrency=1", "--test-reporter=spec", *suite],
         cwd=ROOT / "console",
         env=env,
         capture_output=True,
@@ -100,4 +118,5 @@ def test_the_browser_suite_passes_against_this_deployment(platform: Platform, ed
     )
     platform.figures["console_browser_suite_s"] = round(time.monotonic() - started, 1)
     assert proc.returncode == 0, proc.stdout[-12000:] + proc.stderr[-4000:]
-    assert sorted(p.name for p in shots.glob("console-*-dark.png")), "no dark screenshots"
+    pages = {p.name.removesuffix("-dark.png") for p in shots.glob("console-*-dark.png")}
+    assert len(pages) >= 9, f"dark screenshots of {sorted(pages)} only"

@@ -38,6 +38,7 @@ from tests.e2e.conftest import (
     HTTPS_PORT,
     Edge,
     Platform,
+    header,
     inspect,
     login,
     nats_call,
@@ -305,7 +306,10 @@ def test_the_edge_passes_only_signed_requests_to_s3(
     token = login(edge, journey.email, journey.password)
     download = f"/api/v1/projects/{journey.project_id}/files/{journey.file_id}/download"
     url = edge.request("GET", download, token=token).json()["url"]
-    assert edge.request("GET", url).body == FILE_BODY
+    got = edge.request("GET", url)
+    assert got.body == FILE_BODY
+    # Served from the platform's origin, an uploaded file can never run as one of its pages.
+    assert header(got.headers, "Content-Security-Policy").startswith("sandbox"), got.headers
     signature = url.split("X-Amz-Signature=")[1].split("&")[0]
     flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
     assert edge.request("GET", url.replace(signature, flipped)).status == 403

@@ -225,6 +225,8 @@ def test_caddyfile_passes_only_presigned_object_requests_to_s3() -> None:
         "\t\tquery X-Amz-Signature=*\n"
         "\t}\n"
         "\thandle @presigned {\n"
+        "\t\t# An uploaded file is never a page of this origin: no script of its own, no cookie.\n"
+        "\t\theader Content-Security-Policy \"sandbox; frame-ancestors 'none'\"\n"
         "\t\treverse_proxy s3:7070\n"
     )
     assert presigned in text
@@ -238,6 +240,9 @@ def test_caddyfile_passes_only_presigned_object_requests_to_s3() -> None:
 def test_caddyfile_serves_the_console_under_its_own_policy_before_the_apps_catch_all() -> None:
     text = caddyfile(LAN)
     assert "redir / /console/ 302" in text
+    # Any other name of the site sends the console to the platform's own (presigned URLs).
+    assert "\t\tnot host 192.168.1.20\n\t\tpath / /console /console/*\n" in text
+    assert "redir @console_elsewhere https://192.168.1.20:8443{uri} 308" in text
     served = "\thandle /console/* {"
     assert served in text
     assert text.index(served) < text.index("\thandle {"), "before the app's catch-all"

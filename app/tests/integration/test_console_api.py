@@ -115,22 +115,51 @@ async def test_the_cookie_refreshes_only_with_the_csrf_header(h: Harness) -> Non
     r = await h.client.post(REFRESH, headers=CSRF)
     assert r.status_code == 200, r.text
     new = r.json()
-    assert new["refresh_token"] != login.json()["refresh_token"]
     assert r.headers["cache-control"] == "no-store"
     # The cookie rotated with the token; the access cookie was renewed too.
-    assert set_cookies(r)["hearth_refresh"]["value"] == new["refresh_token"]
-    assert h.client.cookies.get("hearth_refresh") == new["refresh_token"]
+    rotated = set_cookies(r)["hearth_refresh"]["value"]
+    assert rotated != login.json()["refresh_token"]
+    assert h.client.cookies.get("hearth_refresh") == rotated
     assert set_cookies(r)["hearth_access"]["value"] == new["access_token"]
     assert (await h.client.get(ME, headers=bearer(new))).status_code == 200
     # A token in the body needs no header.
     h.client.cookies.clear()
-    r = await h.client.post(REFRESH, json={"refresh_token": new["refresh_token"]})
+    r = await h.client.post(REFRESH, json={"refresh_token": rotated})
     assert r.status_code == 200, r.text
     # The header without any cookie: 401, saying what is missing.
     h.client.cookies.clear()
     r = await h.client.post(REFRESH, headers=CSRF)
     assert r.status_code == 401
     assert "hearth_refresh" in r.json()["detail"]
+    h.client.cookies.clear()
+
+
+async def test_with_the_csrf_header_the_refresh_token_is_in_the_cookie_only(h: Harness) -> None:
+    """A script in the page (an injected one included) never reads the refresh token: the console
+    sends X-Hearth-CSRF: 1, and then login and refresh answer it in the HttpOnly cookie alone."""
+    await h.register("script@example.com")
+    h.client.cookies.clear()
+    login = await h.client.post(
+        f"{AUTH}/login", json={"email": "script@example.com", "password": PASSWORD}, headers=CSRF
+    )
+    assert login.status_code == 200, login.text
+    assert login.json()["refresh_token"] is None
+    assert login.json()["access_token"]
+    assert set_cookies(login)["hearth_refresh"]["value"] not in login.text
+    # Refreshing by the cookie, and by a token in the body: with the header, neither answers it.
+    for by_body in (False, True):
+        body = {"refresh_token": h.client.cookies["hearth_refresh"]} if by_body else None
+        r = await h.client.post(REFRESH, headers=CSRF, json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["refresh_token"] is None
+        assert set_cookies(r)["hearth_refresh"]["value"] not in r.text
+        assert (await h.client.get(ME, headers=bearer(r.json()))).status_code == 200
+    # API clients (no header) still get it in the body, and the cookie too.
+    h.client.cookies.clear()
+    api = await h.client.post(f"{AUTH}/login", json={"email": "script@example.com", "password": PASSWORD})
+    assert api.json()["refresh_token"] == set_cookies(api)["hearth_refresh"]["value"]
+    r = await h.client.post(REFRESH, json={"refresh_token": api.json()["refresh_token"]})
+    assert r.json()["refresh_token"] == set_cookies(r)["hearth_refresh"]["value"]
     h.client.cookies.clear()
 
 

@@ -7,6 +7,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,6 @@ def oidc_settings(services: Services, providers: dict[str, tuple[str, str]], **a
             key_encryption_secret=base.auth.key_encryption_secret,
             argon2_memory_kib=1024,
             argon2_time_cost=1,
-            cookie_secure=False,
             oidc_redirect_base=BASE,
             oidc_providers=[
                 OidcProvider(
@@ -104,7 +104,7 @@ def oidc_settings(services: Services, providers: dict[str, tuple[str, str]], **a
                 )
                 for name, (issuer, secret) in providers.items()
             ],
-            **auth,
+            **{"cookie_secure": False, **auth},
         ),
     )
 
@@ -119,24 +119,12 @@ async def oh(
         yield harness
 
 
-async def browser_login(
-    h: Harness, provider: str, login: str, accept: str | None = None
-) -> tuple[httpx.Response, str]:
-    """What a browser does: start, the provider's login and consent pages, the callback (sent
-    with `accept` as its Accept header, when given)."""
-    r = await h.client.get(f"/api/v1/auth/oidc/{provider}/start")
-    assert r.status_code == 302, r.text
-    url = r.headers["location"]
-    q = parse_qs(urlparse(url).query)
-    assert q["code_challenge_method"] == ["S256"]
-    assert q["state"][0]
-    assert q["nonce"][0]
+async def at_provider(url: str, login: str) -> str:
+    """The provider's login and consent pages, from its authorization URL back to our callback."""
     async with httpx.AsyncClient() as browser:
         for _ in range(20):
             if url.startswith(BASE):
-                path = url[len(BASE) :]
-                headers = {"Accept": accept} if accept else {}
-                return await h.client.get(path, headers=headers), url
+                return url
             resp = await browser.get(url)
             if resp.status_code in (302, 303):
                 url = urljoin(url, resp.headers["location"])
@@ -152,6 +140,28 @@ async def browser_login(
             assert resp.status_code in (302, 303), resp.text[:500]
             url = urljoin(url, resp.headers["location"])
     raise AssertionError("login did not come back to the app")
+
+
+async def start(client: httpx.AsyncClient, provider: str) -> str:
+    """GET start as a browser does (the client's jar keeps the login cookie): the provider's URL."""
+    r = await client.get(f"/api/v1/auth/oidc/{provider}/start")
+    assert r.status_code == 302, r.text
+    url = r.headers["location"]
+    q = parse_qs(urlparse(url).query)
+    assert q["code_challenge_method"] == ["S256"]
+    assert q["state"][0]
+    assert q["nonce"][0]
+    return str(url)
+
+
+async def browser_login(
+    h: Harness, provider: str, login: str, accept: str | None = None
+) -> tuple[httpx.Response, str]:
+    """What a browser does: start, the provider's login and consent pages, the callback (sent
+    with `accept` as its Accept header, when given)."""
+    url = await at_provider(await start(h.client, provider), login)
+    headers = {"Accept": accept} if accept else {}
+    return await h.client.get(url[len(BASE) :], headers=headers), url
 
 
 async def test_oidc_login_creates_a_user_and_returns_our_tokens(oh: Harness) -> None:
@@ -275,22 +285,7 @@ async def test_nonce_mismatch_rejects_the_id_token(oh: Harness) -> None:
     saved["nonce"] = "not-the-nonce-sent"
     await oh.res.redis.set(key, json.dumps(saved), ex=600)
     # Continue the same login in a browser.
-    url = r.headers["location"]
-    async with httpx.AsyncClient() as browser:
-        while not url.startswith(BASE):
-            resp = await browser.get(url)
-            if resp.status_code in (302, 303):
-                url = urljoin(url, resp.headers["location"])
-                continue
-            form = re.search(r'<form[^>]*action="([^"]+)"[^>]*method="post"', resp.text)
-            assert form
-            fields = dict(
-                re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', resp.text)
-            )
-            if 'name="login"' in resp.text:
-                fields.update(login="alice", password="x")
-            resp = await browser.post(urljoin(url, form.group(1)), data=fields)
-            url = urljoin(url, resp.headers["location"])
+    url = await at_provider(r.headers["location"], "alice")
     cb = await oh.client.get(url[len(BASE) :])
     assert cb.status_code == 401
     assert "nonce" in cb.json()["detail"]
@@ -346,12 +341,105 @@ async def test_a_browser_is_sent_to_the_console_signed_in(oh: Harness) -> None:
     me = await oh.client.get("/api/v1/me", headers={"Authorization": f"Bearer {t.json()['access_token']}"})
     assert me.json()["email"] == "alice@example.com"
     oh.client.cookies.clear()
-    # A failed login still answers a problem, browser or not.
-    r = await oh.client.get(
-        "/api/v1/auth/oidc/corp/callback?error=access_denied&state=x", headers={"Accept": BROWSER_ACCEPT}
-    )
-    assert r.status_code == 401
-    assert "set-cookie" not in r.headers
+
+
+async def test_a_failed_login_sends_a_browser_to_the_sign_in_page(oh: Harness) -> None:
+    """A browser gets a page that says what went wrong, not a JSON document; API clients keep
+    the problem. Nothing signs in either way."""
+    for attempt in ("provider-error", "disabled"):
+        if attempt == "disabled":
+            await _disable(oh, (await _me(oh, (await browser_login(oh, "corp", "alice"))[0]))["id"])
+        for accept, want in ((BROWSER_ACCEPT, 303), ("application/json", None), (None, None)):
+            oh.client.cookies.clear()
+            headers = {"Accept": accept} if accept else {}
+            if attempt == "provider-error":
+                await start(oh.client, "corp")
+                r = await oh.client.get(
+                    "/api/v1/auth/oidc/corp/callback?error=access_denied&state=x", headers=headers
+                )
+                kind, status = "oidc-failed", 401
+            else:
+                r, _ = await browser_login(oh, "corp", "alice", accept)
+                kind, status = "account-disabled", 403
+            assert r.status_code == (want or status), r.text
+            if want:
+                assert r.headers["location"] == f"/console/sign-in/?error={kind}"
+                assert r.headers["cache-control"] == "no-store"
+                assert r.content == b""
+            else:
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json()["type"].endswith(f"/{kind}")
+            c = set_cookies(r)
+            assert not {"hearth_access", "hearth_refresh"} & set(c)
+            # The login cookie is spent either way.
+            assert c["hearth_oidc"]["max-age"] == "0"
+            assert "hearth_oidc" not in oh.client.cookies
+    oh.client.cookies.clear()
+
+
+async def _disable(h: Harness, user_id: str) -> None:
+    from hearth_app.auth import service
+
+    await service.set_disabled(h.res, uuid.UUID(user_id), True)
+
+
+def _app_client(h: Harness) -> httpx.AsyncClient:
+    """Another browser on the same app: its own cookie jar."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=h.app), base_url=BASE)
+
+
+async def test_a_callback_from_another_browser_signs_nobody_in(oh: Harness) -> None:
+    """Login CSRF: the attacker signs in at the provider as themselves and sends the victim the
+    callback URL; the victim's browser must not end up signed in to the attacker's account."""
+    victim = "/api/v1/auth/oidc/corp/callback"
+    async with _app_client(oh) as attacker:
+        for accept in (None, BROWSER_ACCEPT):
+            url = await at_provider(await start(attacker, "corp"), "mallory")
+            oh.client.cookies.clear()
+            if accept:
+                # The victim started a login of their own: a cookie, but not the one bound to this state.
+                await start(oh.client, "corp")
+            r = await oh.client.get(url[len(BASE) :], headers={"Accept": accept} if accept else {})
+            assert not {"hearth_access", "hearth_refresh"} & set(set_cookies(r))
+            if accept:
+                assert r.status_code == 303
+                assert r.headers["location"] == "/console/sign-in/?error=oidc-failed"
+            else:
+                assert r.status_code == 401, r.text
+                assert r.json()["type"].endswith("/oidc-failed")
+                assert "same browser" in r.json()["detail"]
+            assert victim in url
+            # And the state is spent: the attacker cannot finish it either.
+            r = await attacker.get(url[len(BASE) :])
+            assert r.status_code == 401
+        # A login started and finished in one browser works.
+        url = await at_provider(await start(attacker, "corp"), "alice")
+        r = await attacker.get(url[len(BASE) :])
+        assert r.status_code == 200, r.text
+        assert set_cookies(r)["hearth_oidc"]["max-age"] == "0"
+    oh.client.cookies.clear()
+
+
+async def test_the_login_cookie_is_httponly_lax_and_scoped_to_the_oidc_paths(
+    oh: Harness, services: Services, providers: dict[str, tuple[str, str]]
+) -> None:
+    oh.client.cookies.clear()
+    r = await oh.client.get("/api/v1/auth/oidc/corp/start")
+    c = set_cookies(r)["hearth_oidc"]
+    assert len(c["value"]) >= 32
+    assert "httponly" in c
+    assert c["samesite"] == "lax"  # sent on the provider's top-level redirect back to us
+    assert c["path"] == "/api/v1/auth/oidc"
+    assert int(c["max-age"]) == 600
+    assert "secure" not in c
+    # The value is not what the provider sees, nor what Redis keys the login by.
+    state = parse_qs(urlparse(r.headers["location"]).query)["state"][0]
+    assert c["value"] not in r.headers["location"]
+    assert c["value"] not in await oh.res.redis.get(f"oidc:state:{state}")
+    oh.client.cookies.clear()
+    async with start_harness(oidc_settings(services, providers, cookie_secure=True)) as hs:
+        r = await hs.client.get("/api/v1/auth/oidc/corp/start")
+        assert "secure" in set_cookies(r)["hearth_oidc"]
 
 
 async def test_options_name_the_providers(oh: Harness) -> None:

@@ -123,6 +123,59 @@ async def test_only_an_admin_changes_an_admins_account(h: Harness) -> None:
     assert r.status_code == 200
 
 
+async def test_a_user_manager_cannot_take_over_an_account_holding_more(h: Harness) -> None:
+    """A new password, then signing in with it, would make the manager that user: an account
+    is changed only by one who holds every permission it holds."""
+    admin, mgr_id, mgr = await _setup(h)
+    await _role(h, admin, "keeper", ["roles:manage", "keys:rotate", "audit:read", "projects:manage_all"])
+    uid, _ = await h.user("keeper@example.com", role="keeper")
+    users = "/api/v1/admin/users"
+    lacking = ("audit:read", "keys:rotate", "projects:manage_all", "roles:manage")
+    r = await h.client.post(f"{users}/{uid}/password", json={"password": "the manager's choice"}, headers=mgr)
+    _refused(r, *lacking)
+    # The old password still opens the account; the new one does not.
+    await h.login("keeper@example.com")
+    bad = await h.client.post(
+        "/api/v1/auth/login", json={"email": "keeper@example.com", "password": "the manager's choice"}
+    )
+    assert bad.status_code == 401
+    # Disabling and renaming are account changes too.
+    _refused(await h.client.patch(f"{users}/{uid}", json={"is_disabled": True}, headers=mgr), *lacking)
+    _refused(await h.client.patch(f"{users}/{uid}", json={"display_name": "x"}, headers=mgr), *lacking)
+    target = (await h.client.get(f"{users}/{uid}", headers=admin)).json()
+    assert (target["is_disabled"], target["display_name"]) == (False, "")
+    rows = await _denials(h, admin)
+    assert [(row["action"], row["actor_id"], row["resource"]) for row in rows] == [
+        ("user.update", mgr_id, f"user:{uid}"),
+        ("user.update", mgr_id, f"user:{uid}"),
+        ("user.password_reset", mgr_id, f"user:{uid}"),
+    ]
+    assert all(row["detail"]["refused"] == list(lacking) for row in rows)
+    # One permission short is enough to refuse; an account holding no more than the manager is theirs.
+    r = await h.client.put(f"{users}/{uid}/roles", json={"roles": ["member", "usermgr"]}, headers=admin)
+    assert r.status_code == 200, r.text
+    r = await h.client.post(f"{users}/{uid}/password", json={"password": "the manager's choice"}, headers=mgr)
+    assert r.status_code == 204, r.text
+    await _role(h, admin, "auditor", ["audit:read"])
+    await h.grant("keeper@example.com", "auditor")
+    _refused(await h.client.patch(f"{users}/{uid}", json={"is_disabled": True}, headers=mgr), "audit:read")
+
+
+async def test_a_created_account_gets_only_roles_the_creator_may_grant(h: Harness) -> None:
+    """Without `roles` the account gets member; granting it is checked like any grant."""
+    admin, mgr_id, mgr = await _setup(h)
+    r = await h.client.put(f"/api/v1/admin/users/{mgr_id}/roles", json={"roles": ["usermgr"]}, headers=admin)
+    assert r.status_code == 200, r.text
+    new = {"email": "new@example.com", "password": "a long enough password", "display_name": ""}
+    r = await h.client.post("/api/v1/admin/users", json=new, headers=mgr)
+    _refused(r, "projects:create")
+    assert (await h.client.get("/api/v1/admin/users?email=new@", headers=admin)).json()["total"] == 0
+    rows = await _denials(h, admin)
+    assert [(row["action"], row["resource"]) for row in rows] == [("user.create", "user:new@example.com")]
+    r = await h.client.post("/api/v1/admin/users", json={**new, "roles": ["viewer"]}, headers=mgr)
+    assert r.status_code == 201, r.text
+
+
 async def test_a_role_manager_cannot_widen_a_role_beyond_their_own_permissions(h: Harness) -> None:
     _, admin = await h.user("root@example.com", role="admin")
     await _role(h, admin, "rolemgr", ["roles:manage", "users:read"])

@@ -1,8 +1,9 @@
 import { json, problem, sampleMe, setSession, stubFetch } from '@/test/utils';
 import { useSession } from '@/store/session';
-import { api, ApiError, unwrap } from './client';
+import { api, ApiError, refreshAccessToken, unwrap } from './client';
 
-const tokens = (access: string) => ({ access_token: access, token_type: 'Bearer', expires_in: 900, refresh_token: 'r'.repeat(20) });
+// With X-Hearth-CSRF the refresh token travels in the HttpOnly cookie only, not in the body.
+const tokens = (access: string) => ({ access_token: access, token_type: 'Bearer', expires_in: 900, refresh_token: null });
 
 beforeEach(() => setSession({ status: 'signed-in', accessToken: 'old', me: sampleMe() }));
 
@@ -75,6 +76,94 @@ describe('refresh on 401', () => {
     expect(err.status).toBe(403);
     expect(calls).toHaveLength(1);
     expect(useSession.getState().status).toBe('signed-in');
+  });
+});
+
+describe('refreshAccessToken', () => {
+  it('stores the new token in the session itself', async () => {
+    stubFetch({ 'POST /api/v1/auth/refresh': () => json(tokens('new')) });
+    expect((await refreshAccessToken())?.access_token).toBe('new');
+    expect(useSession.getState().accessToken).toBe('new');
+  });
+
+  it('ends the session when the cookie is refused', async () => {
+    stubFetch({ 'POST /api/v1/auth/refresh': () => problem(401, 'Unauthorized', 'refresh token has expired') });
+    expect(await refreshAccessToken()).toBeNull();
+    expect(useSession.getState()).toMatchObject({ status: 'signed-out', accessToken: null, me: null });
+  });
+});
+
+/** A LockManager that runs the callbacks for one name one after another, as a browser does across its tabs. */
+function fakeLocks() {
+  const tails = new Map<string, Promise<unknown>>();
+  const requested: string[] = [];
+  return {
+    requested,
+    request<T>(name: string, callback: (lock: { name: string }) => Promise<T>): Promise<T> {
+      requested.push(name);
+      const run = (tails.get(name) ?? Promise.resolve()).then(() => callback({ name }));
+      tails.set(
+        name,
+        run.catch(() => undefined),
+      );
+      return run;
+    },
+  };
+}
+
+/**
+ * The server's side of the refresh cookie, shared by the tabs of one browser: each refresh token
+ * works once, and a reused one ends the session (reuse detection).
+ */
+function refreshServer() {
+  let cookie = 'c0';
+  let n = 0;
+  const sent: string[] = [];
+  let ended = false;
+  const fetch = vi.fn(async () => {
+    const presented = cookie; // what the browser attaches when the request leaves
+    sent.push(presented);
+    await Promise.resolve(); // the answer comes later: another tab's request may leave meanwhile
+    if (ended || presented !== `c${n}`) {
+      ended = true;
+      return problem(401, 'Unauthorized', 'refresh token reused; every session of this sign-in has ended');
+    }
+    n += 1;
+    cookie = `c${n}`;
+    return json(tokens(`access-${n}`));
+  });
+  return { fetch, sent, ended: () => ended };
+}
+
+describe('refresh across tabs', () => {
+  /** Each tab loads its own copy of the client (its own single-flight). */
+  async function openTab(): Promise<typeof import('./client')> {
+    vi.resetModules();
+    return import('./client');
+  }
+
+  it('lets a second tab refresh after the first, with the cookie the first one rotated', async () => {
+    const locks = fakeLocks();
+    vi.stubGlobal('navigator', { locks });
+    const server = refreshServer();
+    vi.stubGlobal('fetch', server.fetch);
+    const [tabA, tabB] = [await openTab(), await openTab()];
+    const [a, b] = await Promise.all([tabA.refreshAccessToken(), tabB.refreshAccessToken()]);
+    expect(server.ended()).toBe(false);
+    expect(server.sent).toEqual(['c0', 'c1']);
+    expect([a?.access_token, b?.access_token]).toEqual(['access-1', 'access-2']);
+    expect(locks.requested).toEqual(['hearth-refresh', 'hearth-refresh']);
+  });
+
+  it('still shares one refresh among the requests of one tab', async () => {
+    const locks = fakeLocks();
+    vi.stubGlobal('navigator', { locks });
+    const server = refreshServer();
+    vi.stubGlobal('fetch', server.fetch);
+    const [a, b] = await Promise.all([refreshAccessToken(), refreshAccessToken()]);
+    expect(a).toEqual(b);
+    expect(server.sent).toEqual(['c0']);
+    expect(locks.requested).toEqual(['hearth-refresh']);
   });
 });
 

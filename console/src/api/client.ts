@@ -75,41 +75,65 @@ function toFieldError(e: unknown): FieldError {
 /** What the client needs from the session store; wired by the store (avoids an import cycle). */
 export interface TokenSource {
   getToken(): string | null;
-  /** A refresh gave a new token. */
-  onRefreshed(token: TokenOut): void;
-  /** The refresh failed: the session is over. */
-  onSignedOut(): void;
+  /** A refresh gave a new access token, or (null) the session is over. */
+  setToken(token: string | null): void;
 }
 
-let tokens: TokenSource = { getToken: () => null, onRefreshed: () => {}, onSignedOut: () => {} };
+let tokens: TokenSource = { getToken: () => null, setToken: () => {} };
 
 export function setTokenSource(source: TokenSource): void {
   tokens = source;
 }
 
 export const REFRESH_PATH = '/api/v1/auth/refresh';
+/**
+ * Sent on login and refresh. Another site's page cannot make a browser send a custom header (CORS),
+ * so with it the API takes the refresh token from the HttpOnly cookie and sets it only there,
+ * never in the JSON body (the console never needs TokenOut.refresh_token).
+ */
+export const CSRF_HEADERS = { 'X-Hearth-CSRF': '1' } as const;
 /** Requests where a 401 means "wrong credentials", not "token expired": never refreshed. */
 const NO_REFRESH = [REFRESH_PATH, '/api/v1/auth/login', '/api/v1/auth/register'];
+
+/** The Web Lock every tab of this origin takes around a refresh. */
+export const REFRESH_LOCK = 'hearth-refresh';
+
+/**
+ * Runs `fn` holding the refresh lock of all this browser's tabs, where Web Locks exist. Tabs share
+ * the refresh cookie and each refresh token works once (a reused one ends the session), so a
+ * second tab must send the cookie only after the first one's refresh has rotated it.
+ */
+async function acrossTabs<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = globalThis.navigator?.locks as LockManager | undefined;
+  return locks ? await locks.request(REFRESH_LOCK, fn) : fn();
+}
+
+async function postRefresh(): Promise<TokenOut | null> {
+  const res = await globalThis.fetch(REFRESH_PATH, {
+    method: 'POST',
+    headers: CSRF_HEADERS,
+    credentials: 'same-origin',
+  });
+  return res.ok ? ((await res.json()) as TokenOut) : null;
+}
 
 let refreshing: Promise<TokenOut | null> | null = null;
 
 /**
- * Trades the HttpOnly refresh cookie for a new access token. Concurrent callers share one call
- * (each refresh token works once). Resolves null when the session is over.
+ * Trades the HttpOnly refresh cookie for a new access token and gives it to the session store
+ * (null: the session is over, the store is signed out). Concurrent callers in this tab share one
+ * call, and tabs take turns (acrossTabs).
  */
 export function refreshAccessToken(): Promise<TokenOut | null> {
   refreshing ??= (async () => {
+    let fresh: TokenOut | null;
     try {
-      const res = await globalThis.fetch(REFRESH_PATH, {
-        method: 'POST',
-        headers: { 'X-Hearth-CSRF': '1' },
-        credentials: 'same-origin',
-      });
-      if (!res.ok) return null;
-      return (await res.json()) as TokenOut;
+      fresh = await acrossTabs(postRefresh);
     } catch {
-      return null;
+      fresh = null;
     }
+    tokens.setToken(fresh?.access_token ?? null);
+    return fresh;
   })().finally(() => {
     refreshing = null;
   });
@@ -132,11 +156,7 @@ async function fetchWithRefresh(request: Request): Promise<Response> {
   const response = await globalThis.fetch(request);
   if (response.status !== 401 || !spare) return response;
   const fresh = await refreshAccessToken();
-  if (!fresh) {
-    tokens.onSignedOut();
-    return response;
-  }
-  tokens.onRefreshed(fresh);
+  if (!fresh) return response;
   spare.headers.set('Authorization', `Bearer ${fresh.access_token}`);
   return globalThis.fetch(spare);
 }

@@ -114,9 +114,10 @@ export interface paths {
          * Create User
          * @description Make an account with a password the administrator chose (open registration or not).
          *
-         *     Roles named in the body are granted under the rules of PUT /users/{id}/roles; without
-         *     them the account gets the role self-registration gives. Its email counts as unverified,
-         *     as a self-registered one does: typing an address proves nobody owns it (auth/models.py).
+         *     The account gets the roles named in the body, or without them the role self-registration
+         *     gives; either way they are granted under the rules of PUT /users/{id}/roles. Its email
+         *     counts as unverified, as a self-registered one does: typing an address proves nobody owns
+         *     it (auth/models.py).
          */
         post: operations["create_user_api_v1_admin_users_post"];
         delete?: never;
@@ -296,7 +297,9 @@ export interface paths {
         /**
          * Oidc Callback
          * @description The provider sends the browser back here: our tokens as JSON, or for a browser the
-         *     cookies and a redirect to the console (which then refreshes with the cookie).
+         *     cookies and a redirect to the console (which then refreshes with the cookie). It must be
+         *     the browser that started the login (its hearth_oidc cookie), which the answer clears.
+         *     A browser whose login failed goes to the console's sign-in page, which says why.
          */
         get: operations["oidc_callback_api_v1_auth_oidc__provider__callback_get"];
         put?: never;
@@ -317,6 +320,9 @@ export interface paths {
         /**
          * Oidc Start
          * @description Begin an OpenID Connect login: redirect to the provider (PKCE, state, nonce).
+         *
+         *     The login is bound to this browser by a cookie (HttpOnly, SameSite=Lax so that it comes
+         *     back with the provider's redirect, only for the OIDC paths); the callback requires it.
          */
         get: operations["oidc_start_api_v1_auth_oidc__provider__start_get"];
         put?: never;
@@ -364,6 +370,7 @@ export interface paths {
          *     The cookie is taken only with `X-Hearth-CSRF: 1`: a custom header is something a page of
          *     another origin cannot send without our consent (CORS), so a forged request cannot spend
          *     the cookie (and end the session by reuse detection). SameSite=Strict is the second lock.
+         *     With the header, the new refresh token is in the cookie only.
          */
         post: operations["refresh_api_v1_auth_refresh_post"];
         delete?: never;
@@ -1079,8 +1086,11 @@ export interface components {
             access_token: string;
             /** Expires In */
             expires_in: number;
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description Null when the request sent X-Hearth-CSRF: 1 (the console): then only the HttpOnly hearth_refresh cookie carries it
+             */
+            refresh_token?: string | null;
             /**
              * Token Type
              * @default Bearer
@@ -2312,7 +2322,10 @@ export interface operations {
     login_api_v1_auth_login_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 (the console): the refresh token only in the hearth_refresh cookie, never in the response body; refresh then also takes it from the cookie */
+                "X-Hearth-CSRF"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2648,7 +2661,10 @@ export interface operations {
                 state?: string | null;
                 error?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description 1 (the console): the refresh token only in the hearth_refresh cookie, never in the response body; refresh then also takes it from the cookie */
+                "X-Hearth-CSRF"?: string | null;
+            };
             path: {
                 provider: string;
             };
@@ -2665,7 +2681,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenOut"];
                 };
             };
-            /** @description A browser (Accept prefers text/html): to /console/, signed in */
+            /** @description A browser (Accept prefers text/html): to /console/, signed in; or, when the login failed, to /console/sign-in/?error=<problem kind> */
             303: {
                 headers: {
                     [name: string]: unknown;
@@ -2748,7 +2764,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description To the provider */
+            /** @description To the provider; sets the hearth_oidc cookie the callback needs */
             302: {
                 headers: {
                     [name: string]: unknown;
@@ -2907,7 +2923,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Must be 1 to refresh with the hearth_refresh cookie instead of a body */
+                /** @description 1 (the console): the refresh token only in the hearth_refresh cookie, never in the response body; refresh then also takes it from the cookie */
                 "X-Hearth-CSRF"?: string | null;
             };
             path?: never;

@@ -3,12 +3,6 @@ import { useEffect, type ReactNode } from 'react';
 import { useSession } from '@/store/session';
 import { Progress } from './Progress';
 
-/** Where to come back to after signing in: a same-site path only (no open redirect). */
-export function safeNext(next: unknown): string | null {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return null;
-  return next;
-}
-
 /**
  * Renders children only when signed in; sends a signed-out visitor to /console/sign-in/
  * (with ?next= to come back) and shows progress while the session is being restored.

@@ -87,7 +87,7 @@ export default function Register() {
           <Link href="/sign-in/">Sign in</Link>
         </p>
       ) : (
-        <form className={styles.form} onSubmit={submit} noValidate>
+        <form className={styles.form} method="post" onSubmit={submit} noValidate>
           <TextField
             label="Name"
             name="display_name"

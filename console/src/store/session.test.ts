@@ -2,12 +2,13 @@ import { ApiError } from '@/api/client';
 import { json, problem, sampleMe, setSession, stubFetch } from '@/test/utils';
 import { initialSession, selectCan, selectIsSignedIn, useSession } from './session';
 
-const tokens = (access: string) => ({ access_token: access, token_type: 'Bearer', expires_in: 900, refresh_token: 'r'.repeat(20) });
+// With X-Hearth-CSRF the refresh token travels in the HttpOnly cookie only, not in the body.
+const tokens = (access: string) => ({ access_token: access, token_type: 'Bearer', expires_in: 900, refresh_token: null });
 
 beforeEach(() => setSession());
 
 describe('signIn', () => {
-  it('logs in, then loads /me with the new bearer token', async () => {
+  it('logs in (X-Hearth-CSRF: the refresh token goes into the cookie only), then loads /me with the new bearer token', async () => {
     const calls = stubFetch({
       'POST /api/v1/auth/login': () => json(tokens('access-1')),
       'GET /api/v1/me': () => json(sampleMe(['users:read'])),
@@ -19,6 +20,7 @@ describe('signIn', () => {
     expect(s.me?.email).toBe('ada@example.com');
     expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /api/v1/auth/login', 'GET /api/v1/me']);
     expect(JSON.parse(calls[0]!.body)).toEqual({ email: 'ada@example.com', password: 'correct horse battery' });
+    expect(calls[0]!.headers.get('X-Hearth-CSRF')).toBe('1');
     expect(calls[1]!.headers.get('Authorization')).toBe('Bearer access-1');
   });
 

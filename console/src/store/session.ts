@@ -3,7 +3,7 @@
  * cookie the page never sees, so a reload restores the session through the refresh endpoint.
  */
 import { create } from 'zustand';
-import { api, refreshAccessToken, setTokenSource, unwrap, type Me } from '@/api/client';
+import { api, CSRF_HEADERS, refreshAccessToken, setTokenSource, unwrap, type Me } from '@/api/client';
 
 export type SessionStatus = 'unknown' | 'signed-in' | 'signed-out';
 
@@ -22,6 +22,7 @@ export interface SessionState extends SessionData {
   signOut(): Promise<void>;
   /** Ends every session of this user; throws ApiError when the server refuses (still signed in then). */
   signOutEverywhere(): Promise<void>;
+  /** A new access token, or null: the session is over (signed out here, nothing sent). */
   setToken(token: string | null): void;
   /** Reloads /me (after a change to the account); throws ApiError. */
   reloadMe(): Promise<void>;
@@ -41,7 +42,7 @@ export const useSession = create<SessionState>()((set, get) => ({
   ...initialSession,
 
   async signIn(email, password) {
-    const tokens = await unwrap(api.POST('/api/v1/auth/login', { body: { email, password } }));
+    const tokens = await unwrap(api.POST('/api/v1/auth/login', { params: { header: CSRF_HEADERS }, body: { email, password } }));
     set({ accessToken: tokens.access_token });
     try {
       const me = await fetchMe();
@@ -54,12 +55,7 @@ export const useSession = create<SessionState>()((set, get) => ({
 
   restore() {
     restoring ??= (async () => {
-      const tokens = await refreshAccessToken();
-      if (!tokens) {
-        set(signedOut);
-        return;
-      }
-      set({ accessToken: tokens.access_token });
+      if (!(await refreshAccessToken())) return; // signed out by the refresh
       try {
         set({ status: 'signed-in', me: await fetchMe() });
       } catch {
@@ -96,11 +92,10 @@ export const useSession = create<SessionState>()((set, get) => ({
   },
 }));
 
-// The API client reads the token from here and reports refreshes and the end of the session.
+// The API client reads the token from here and hands over each refresh's outcome.
 setTokenSource({
   getToken: () => useSession.getState().accessToken,
-  onRefreshed: (t) => useSession.setState({ accessToken: t.access_token }),
-  onSignedOut: () => useSession.setState(signedOut),
+  setToken: (token) => useSession.getState().setToken(token),
 });
 
 /** Whether the signed-in user holds a permission. Hiding by it is cosmetic: the API decides. */

@@ -2,7 +2,7 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { render, type RenderOptions } from '@testing-library/react';
 import type { ReactElement, ReactNode } from 'react';
-import { vi } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 import type { Me } from '@/api/client';
 import { initialSession, useSession, type SessionData } from '@/store/session';
 
@@ -89,4 +89,21 @@ export function renderWithQuery(ui: ReactElement, options?: RenderOptions) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
   const Wrapper = ({ children }: { children: ReactNode }) => <QueryClientProvider client={client}>{children}</QueryClientProvider>;
   return { client, ...render(ui, { wrapper: Wrapper, ...options }) };
+}
+
+/**
+ * The forms holding a password field, each with the method it would submit by before the page's
+ * script has run: it must be "post", or the password would land in the address (history, logs).
+ */
+export function passwordFormMethods(): string[] {
+  return [...document.querySelectorAll('form')].filter((f) => f.querySelector('input[type="password"]')).map((f) => f.method);
+}
+
+/** Records the submit events of this test; each must be defaultPrevented (the script sends the data). */
+export function recordSubmits(): Event[] {
+  const seen: Event[] = [];
+  const stop = new AbortController();
+  document.addEventListener('submit', (e) => seen.push(e), { signal: stop.signal });
+  onTestFinished(() => stop.abort());
+  return seen;
 }

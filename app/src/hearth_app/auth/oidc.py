@@ -1,7 +1,10 @@
 """OpenID Connect login with any standards-compliant provider.
 
 Authorization code flow with discovery, PKCE (S256), state and nonce. State, nonce and the
-PKCE verifier are kept in Redis for ten minutes and can be used once. The ID token is verified
+PKCE verifier are kept in Redis for ten minutes and can be used once. The state is bound to
+the browser that started the login: start returns a secret for a cookie, Redis keeps its hash,
+and finish requires it, so a callback URL sent to someone else signs them in to nobody's
+account (login CSRF). The ID token is verified
 against the provider's published keys (algorithm allowlist, iss, aud, azp, exp, iat, nonce).
 An external identity maps to a local user by (provider, subject); a first login links to an
 existing account by email only when the provider says it verified the address and the local
@@ -50,6 +53,10 @@ class ExternalUser:
 
 def _fail(detail: str) -> Problem:
     return Problem(401, detail, kind="oidc-failed")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _address(email: object) -> str | None:
@@ -107,17 +114,19 @@ class OidcClient:
                     return k.key
         raise _fail("the ID token is signed with a key the provider does not publish")
 
-    async def start(self, name: str) -> str:
-        """The authorization URL to send the browser to."""
+    async def start(self, name: str) -> tuple[str, str]:
+        """The authorization URL to send the browser to, and the secret that browser must bring
+        back to finish (the caller puts it in a cookie)."""
         p = self._get(name)
         meta = await self._discover(p)
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(48)
+        browser = secrets.token_urlsafe(32)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         await self._r.set(
             f"oidc:state:{state}",
-            json.dumps({"provider": name, "nonce": nonce, "verifier": verifier}),
+            json.dumps({"provider": name, "nonce": nonce, "verifier": verifier, "browser": _digest(browser)}),
             ex=STATE_TTL,
         )
         query = {
@@ -130,15 +139,21 @@ class OidcClient:
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
-        return f"{meta['authorization_endpoint']}?{urlencode(query)}"
+        return f"{meta['authorization_endpoint']}?{urlencode(query)}", browser
 
-    async def finish(self, name: str, code: str, state: str) -> ExternalUser:
+    async def finish(self, name: str, code: str, state: str, browser: str | None) -> ExternalUser:
+        """`browser`: the secret start gave, from the cookie of the browser now calling back."""
         p = self._get(name)
-        # GETDEL: a state works once, so a replayed callback fails.
+        # GETDEL: a state works once, so a replayed callback fails; a refused one is spent too.
         raw = await self._r.getdel(f"oidc:state:{state}")
         if raw is None:
-            raise _fail("unknown or expired login state")
+            raise _fail("unknown or expired login state; sign in again")
         saved = json.loads(raw)
+        if browser is None or not secrets.compare_digest(saved.get("browser", ""), _digest(browser)):
+            raise _fail(
+                "this login was not started in this browser: start and finish signing in in the "
+                "same browser (sign in again from the sign-in page)"
+            )
         if saved["provider"] != name:
             raise _fail("login state belongs to another provider")
         meta = await self._discover(p)

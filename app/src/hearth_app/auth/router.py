@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -9,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from hearth_app.auth import service
 from hearth_app.auth.deps import ACCESS_COOKIE, CurrentPrincipal, principal_from_token
 from hearth_app.auth.models import User
+from hearth_app.auth.oidc import STATE_TTL
 from hearth_app.auth.schemas import (
     AuthOptions,
     JwksOut,
@@ -29,8 +32,24 @@ from hearth_app.rbac.deps import deny, permissions_of
 AUTH_PATH = "/api/v1/auth"
 REFRESH_COOKIE = "hearth_refresh"
 CSRF_HEADER = "X-Hearth-CSRF"
-# Where a browser lands after an OpenID Connect login.
+# Binds an OpenID Connect login to the browser that started it; sent to start and callback only.
+OIDC_COOKIE = "hearth_oidc"
+OIDC_PATH = f"{AUTH_PATH}/oidc"
+# Where a browser lands after an OpenID Connect login, and after a failed one (?error=<kind>).
 CONSOLE_PATH = "/console/"
+SIGN_IN_PATH = "/console/sign-in/"
+
+# The console's mark: a page of another origin cannot add a custom header (CORS), and with it
+# the refresh token is answered in the HttpOnly cookie alone, never to script.
+CsrfHeader = Annotated[
+    str | None,
+    Header(
+        alias=CSRF_HEADER,
+        max_length=8,
+        description="1 (the console): the refresh token only in the hearth_refresh cookie, "
+        "never in the response body; refresh then also takes it from the cookie",
+    ),
+]
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
 me_router = APIRouter(tags=["auth"], responses=PROBLEM_RESPONSES)
@@ -56,9 +75,15 @@ def _set_cookies(res: Res, t: service.IssuedTokens, response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-def _tokens_out(res: Res, t: service.IssuedTokens, response: Response) -> TokenOut:
+def _tokens_out(res: Res, t: service.IssuedTokens, response: Response, csrf: str | None) -> TokenOut:
+    """The tokens, and the cookies; for the console (`csrf` is 1) the refresh token is in the
+    HttpOnly cookie only, so no script in the page (an injected one included) can read it."""
     _set_cookies(res, t, response)
-    return TokenOut(access_token=t.access_token, refresh_token=t.refresh_token, expires_in=t.expires_in)
+    return TokenOut(
+        access_token=t.access_token,
+        refresh_token=None if csrf == "1" else t.refresh_token,
+        expires_in=t.expires_in,
+    )
 
 
 def _delete_refresh_cookie(res: Res, response: Response) -> None:
@@ -69,6 +94,20 @@ def _delete_refresh_cookie(res: Res, response: Response) -> None:
         secure=res.settings.auth.cookie_secure,
         samesite="strict",
     )
+
+
+def _delete_oidc_cookie(res: Res, response: Response) -> None:
+    response.delete_cookie(
+        OIDC_COOKIE, path=OIDC_PATH, httponly=True, secure=res.settings.auth.cookie_secure, samesite="lax"
+    )
+
+
+def _with_deleted_cookie(exc: Problem, delete: Callable[[Response], None]) -> Problem:
+    """The problem, also telling the browser to drop a cookie (one Set-Cookie header)."""
+    gone = Response()
+    delete(gone)
+    exc.headers = {**(exc.headers or {}), "Set-Cookie": gone.headers["set-cookie"]}
+    return exc
 
 
 def _delete_cookies(res: Res, response: Response) -> None:
@@ -110,9 +149,11 @@ async def register(body: RegisterIn, res: Res) -> User:
 
 
 @router.post("/login", response_model=TokenOut)
-async def login(body: LoginIn, res: Res, ip: ClientIp, response: Response) -> TokenOut:
+async def login(
+    body: LoginIn, res: Res, ip: ClientIp, response: Response, csrf: CsrfHeader = None
+) -> TokenOut:
     """Password login: an access token and a refresh token starting a new session."""
-    return _tokens_out(res, await service.login(res, body.email, body.password, ip), response)
+    return _tokens_out(res, await service.login(res, body.email, body.password, ip), response, csrf)
 
 
 @router.post("/refresh", response_model=TokenOut)
@@ -122,14 +163,7 @@ async def refresh(
     ip: ClientIp,
     response: Response,
     body: Annotated[RefreshIn | None, Body()] = None,
-    csrf: Annotated[
-        str | None,
-        Header(
-            alias=CSRF_HEADER,
-            max_length=8,
-            description="Must be 1 to refresh with the hearth_refresh cookie instead of a body",
-        ),
-    ] = None,
+    csrf: CsrfHeader = None,
 ) -> TokenOut:
     """Trade a refresh token for new tokens. Each refresh token works once.
 
@@ -137,9 +171,10 @@ async def refresh(
     The cookie is taken only with `X-Hearth-CSRF: 1`: a custom header is something a page of
     another origin cannot send without our consent (CORS), so a forged request cannot spend
     the cookie (and end the session by reuse detection). SameSite=Strict is the second lock.
+    With the header, the new refresh token is in the cookie only.
     """
     if body is not None and body.refresh_token is not None:
-        return _tokens_out(res, await service.refresh(res, body.refresh_token, ip), response)
+        return _tokens_out(res, await service.refresh(res, body.refresh_token, ip), response, csrf)
     if csrf != "1":
         raise Problem(
             403,
@@ -160,11 +195,8 @@ async def refresh(
         issued = await service.refresh(res, raw, ip)
     except Problem as exc:
         # A cookie that failed once fails forever: drop it, so the browser stops sending it.
-        gone = Response()
-        _delete_refresh_cookie(res, gone)
-        exc.headers = {**(exc.headers or {}), "Set-Cookie": gone.headers["set-cookie"]}
-        raise
-    return _tokens_out(res, issued, response)
+        raise _with_deleted_cookie(exc, lambda r: _delete_refresh_cookie(res, r)) from None
+    return _tokens_out(res, issued, response, csrf)
 
 
 @router.post("/logout", status_code=204)
@@ -314,18 +346,36 @@ async def oidc_providers(res: Res) -> list[str]:
     "/oidc/{provider}/start",
     status_code=302,
     response_class=RedirectResponse,
-    responses={302: {"description": "To the provider"}},
+    responses={302: {"description": f"To the provider; sets the {OIDC_COOKIE} cookie the callback needs"}},
 )
 async def oidc_start(provider: Annotated[str, Path(max_length=64)], res: Res) -> RedirectResponse:
-    """Begin an OpenID Connect login: redirect to the provider (PKCE, state, nonce)."""
-    url = await res.oidc.start(provider)
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    """Begin an OpenID Connect login: redirect to the provider (PKCE, state, nonce).
+
+    The login is bound to this browser by a cookie (HttpOnly, SameSite=Lax so that it comes
+    back with the provider's redirect, only for the OIDC paths); the callback requires it."""
+    url, browser = await res.oidc.start(provider)
+    redirect = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    redirect.set_cookie(
+        OIDC_COOKIE,
+        browser,
+        max_age=STATE_TTL,
+        path=OIDC_PATH,
+        httponly=True,
+        secure=res.settings.auth.cookie_secure,
+        samesite="lax",
+    )
+    return redirect
 
 
 @router.get(
     "/oidc/{provider}/callback",
     response_model=TokenOut,
-    responses={303: {"description": f"A browser (Accept prefers text/html): to {CONSOLE_PATH}, signed in"}},
+    responses={
+        303: {
+            "description": f"A browser (Accept prefers text/html): to {CONSOLE_PATH}, signed in; "
+            f"or, when the login failed, to {SIGN_IN_PATH}?error=<problem kind>"
+        }
+    },
 )
 async def oidc_callback(
     provider: Annotated[str, Path(max_length=64)],
@@ -336,15 +386,32 @@ async def oidc_callback(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=256)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
+    csrf: CsrfHeader = None,
 ) -> Any:
     """The provider sends the browser back here: our tokens as JSON, or for a browser the
-    cookies and a redirect to the console (which then refreshes with the cookie)."""
-    if error or not code or not state:
-        raise Problem(401, "the provider did not complete the login", kind="oidc-failed")
-    ext = await res.oidc.finish(provider, code, state)
-    issued = await service.login_external(res, ext, ip)
-    if _prefers_html(request.headers.get("accept", "")[:1024]):
+    cookies and a redirect to the console (which then refreshes with the cookie). It must be
+    the browser that started the login (its hearth_oidc cookie), which the answer clears.
+    A browser whose login failed goes to the console's sign-in page, which says why."""
+    browser = _prefers_html(request.headers.get("accept", "")[:1024])
+    try:
+        if error or not code or not state:
+            raise Problem(401, "the provider did not complete the login", kind="oidc-failed")
+        ext = await res.oidc.finish(provider, code, state, request.cookies.get(OIDC_COOKIE))
+        issued = await service.login_external(res, ext, ip)
+    except Problem as exc:
+        if not browser:
+            raise _with_deleted_cookie(exc, lambda r: _delete_oidc_cookie(res, r)) from None
+        failed = RedirectResponse(
+            f"{SIGN_IN_PATH}?error={quote(exc.kind or 'oidc-failed')}",
+            status_code=303,
+            headers={"Cache-Control": "no-store"},
+        )
+        _delete_oidc_cookie(res, failed)
+        return failed
+    if browser:
         redirect = RedirectResponse(CONSOLE_PATH, status_code=303)
         _set_cookies(res, issued, redirect)
+        _delete_oidc_cookie(res, redirect)
         return redirect
-    return _tokens_out(res, issued, response)
+    _delete_oidc_cookie(res, response)
+    return _tokens_out(res, issued, response, csrf)

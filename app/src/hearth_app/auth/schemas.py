@@ -85,7 +85,11 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
-    refresh_token: str
+    refresh_token: str | None = Field(
+        default=None,
+        description="Null when the request sent X-Hearth-CSRF: 1 (the console): "
+        "then only the HttpOnly hearth_refresh cookie carries it",
+    )
 
 
 class SessionOut(BaseModel):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearth_app.auth import tokens
 from hearth_app.auth.models import ExternalIdentity, RefreshToken, User
@@ -288,14 +289,19 @@ async def end_all_sessions(res: Resources, user_id: uuid.UUID) -> None:
     await res.revocations.revoke_user(user_id)
 
 
+def mark_disabled(s: AsyncSession, user: User, disabled: bool) -> None:
+    """In the caller's transaction; after its commit, disabling must end_all_sessions."""
+    user.is_disabled = disabled
+    event = subjects.USER_DISABLED if disabled else subjects.USER_ENABLED
+    outbox.record(s, event, {"user_id": str(user.id)})
+
+
 async def set_disabled(res: Resources, user_id: uuid.UUID, disabled: bool) -> User:
     async with res.sessions() as s, s.begin():
         user = await s.get(User, user_id)
         if user is None:
             raise Problem(404, "no such user", kind="not-found")
-        user.is_disabled = disabled
-        event = subjects.USER_DISABLED if disabled else subjects.USER_ENABLED
-        outbox.record(s, event, {"user_id": str(user_id)})
+        mark_disabled(s, user, disabled)
     if disabled:
         await end_all_sessions(res, user_id)
     await res.cache.invalidate("user", str(user_id))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 PERMISSIONS: dict[str, str] = {
     "users:read": "List and read user accounts",
-    "users:manage": "Disable, enable and assign roles to users",
+    "users:manage": (
+        "Create accounts and grant roles (only of permissions you hold); set the password of, "
+        "disable, enable and rename accounts holding no more than you"
+    ),
     "roles:manage": "Create, change and delete custom roles",
     "audit:read": "Read the audit log",
     "keys:rotate": "Rotate the token signing key",

@@ -1,5 +1,6 @@
 """Who may grant what: nobody grants a permission they do not hold, nobody changes their own
-roles, and only an administrator touches the admin role or an administrator's account.
+roles, only an administrator touches the admin role, and nobody changes (sets the password of,
+disables, renames) an account that holds more than they do.
 
 The checks run inside the writing transaction, on the actor's grants as the database has
 them then (not as cached), so a concurrent demotion is not outrun by a stale cache entry."""
@@ -62,7 +63,16 @@ def check_role_edit(actor: Grants, role: str) -> None:
 
 
 def check_account_change(actor: Grants, target: Grants) -> None:
-    """Disabling, enabling, renaming an account or setting its password: an administrator's, by
-    administrators only."""
+    """Setting an account's password, disabling, enabling or renaming it: only by one who holds
+    all it holds. A new password would let the actor sign in as the target, so anything less
+    is a way to gain the target's permissions; the admin role counts too (it alone may grant
+    and edit the admin role)."""
     if target.is_admin and not actor.is_admin:
         raise Refused("only an administrator may change an administrator's account", [ADMIN_ROLE])
+    lacking = sorted(target.permissions - actor.permissions)
+    if lacking:
+        raise Refused(
+            "you cannot change the account of a user holding permissions you do not hold: "
+            f"{', '.join(lacking)}; ask someone who holds them",
+            lacking,
+        )

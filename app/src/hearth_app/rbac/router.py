@@ -95,9 +95,10 @@ async def _refuse(
 async def create_user(body: UserCreate, actor: CanManageUsers, res: Res, ip: ClientIp) -> dict[str, Any]:
     """Make an account with a password the administrator chose (open registration or not).
 
-    Roles named in the body are granted under the rules of PUT /users/{id}/roles; without
-    them the account gets the role self-registration gives. Its email counts as unverified,
-    as a self-registered one does: typing an address proves nobody owns it (auth/models.py).
+    The account gets the roles named in the body, or without them the role self-registration
+    gives; either way they are granted under the rules of PUT /users/{id}/roles. Its email
+    counts as unverified, as a self-registered one does: typing an address proves nobody owns
+    it (auth/models.py).
     """
     pw_hash = await res.passwords.hash(body.password)
     names = [DEFAULT_ROLE] if body.roles is None else sorted(set(body.roles))
@@ -109,11 +110,10 @@ async def create_user(body: UserCreate, actor: CanManageUsers, res: Res, ip: Cli
             missing = set(names) - {r.name for r in roles}
             if missing:
                 raise Problem(422, f"unknown roles: {', '.join(sorted(missing))}", kind="validation")
-            if body.roles is not None:
-                added = {r.name: set(await service.role_permissions_of(s, r.id)) for r in roles}
-                policy.check_role_change(
-                    await service.grants_of(s, actor.user_id), own=False, added=added, removed=set()
-                )
+            added = {r.name: set(await service.role_permissions_of(s, r.id)) for r in roles}
+            policy.check_role_change(
+                await service.grants_of(s, actor.user_id), own=False, added=added, removed=set()
+            )
             user = User(email=body.email, password_hash=pw_hash, display_name=body.display_name)
             s.add(user)
             await s.flush()
@@ -176,30 +176,45 @@ async def patch_user(
     user_id: uuid.UUID, body: UserPatch, actor: CanManageUsers, res: Res, ip: ClientIp
 ) -> dict[str, Any]:
     """Disable (ending every session at once) or enable an account, or rename it."""
+    if body.is_disabled and user_id == actor.user_id:
+        raise Problem(409, "you cannot disable your own account", kind="conflict")
     try:
-        async with res.sessions() as s:
-            policy.check_account_change(
-                await service.grants_of(s, actor.user_id), await service.grants_of(s, user_id)
-            )
-    except Refused as exc:
-        raise await _refuse(res, actor, ip, exc, action="user.update", resource=f"user:{user_id}") from exc
-    if body.display_name is not None:
         async with res.sessions() as s, s.begin():
+            # The row lock (PUT …/roles takes it too): the target gains no role between the
+            # check and the change.
             user = await s.get(User, user_id, with_for_update=True)
             if user is None:
                 raise Problem(404, "no such user", kind="not-found")
-            user.display_name = body.display_name
-        await res.cache.invalidate("user", str(user_id))
+            policy.check_account_change(
+                await service.grants_of(s, actor.user_id), await service.grants_of(s, user_id)
+            )
+            if body.display_name is not None:
+                user.display_name = body.display_name
+            if body.is_disabled is not None:
+                auth_service.mark_disabled(s, user, body.is_disabled)
+    except Refused as exc:
+        raise await _refuse(res, actor, ip, exc, action="user.update", resource=f"user:{user_id}") from exc
+    if body.is_disabled:
+        await auth_service.end_all_sessions(res, user_id)
+    await res.cache.invalidate("user", str(user_id))
+    if body.display_name is not None:
+        await audit(
+            res.sessions,
+            action="user.update",
+            outcome="ok",
+            actor_id=actor.user_id,
+            resource=f"user:{user_id}",
+            ip=ip,
+            detail={"display_name": body.display_name},
+        )
     if body.is_disabled is not None:
-        if body.is_disabled and user_id == actor.user_id:
-            raise Problem(409, "you cannot disable your own account", kind="conflict")
-        await auth_service.set_disabled(res, user_id, body.is_disabled)
         await audit(
             res.sessions,
             action="user.disable" if body.is_disabled else "user.enable",
             outcome="ok",
             actor_id=actor.user_id,
             resource=f"user:{user_id}",
+            ip=ip,
         )
     return await _user_out(res, user_id)
 

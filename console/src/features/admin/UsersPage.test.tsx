@@ -1,6 +1,16 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { json, makeRouter, problem, renderWithQuery, sampleMe, signedInAs, stubFetch } from '@/test/utils';
+import {
+  json,
+  makeRouter,
+  passwordFormMethods,
+  problem,
+  recordSubmits,
+  renderWithQuery,
+  sampleMe,
+  signedInAs,
+  stubFetch,
+} from '@/test/utils';
 import UsersPage from './UsersPage';
 
 const router = makeRouter({ pathname: '/admin/users', asPath: '/admin/users/' });
@@ -83,7 +93,7 @@ describe('UsersPage', () => {
     );
   });
 
-  it('disables, resets the password and sets roles with users:manage', async () => {
+  it('disables, resets the password (posting, and only by script) and sets roles with users:manage', async () => {
     signedInAs(['users:read', 'users:manage']);
     const calls = stubFetch({
       'GET /api/v1/admin/users': () => page(),
@@ -102,9 +112,12 @@ describe('UsersPage', () => {
     await within(panel).findByRole('button', { name: 'Enable account' });
     expect(calls.find((c) => c.method === 'PATCH')?.body).toBe('{"is_disabled":true}');
 
+    expect(passwordFormMethods()).toEqual(['post', 'post']); // new user, reset
+    const submits = recordSubmits();
     await userEvent.type(within(panel).getByLabelText('New password'), 'correct horse battery');
     await userEvent.click(within(panel).getByRole('button', { name: 'Set password' }));
     await within(panel).findByText(/signed out everywhere/);
+    expect(submits.map((e) => e.defaultPrevented)).toEqual([true]);
     expect(calls.find((c) => c.path.endsWith('/password'))?.body).toBe('{"password":"correct horse battery"}');
 
     await userEvent.click(await within(panel).findByRole('checkbox', { name: /admin/ }));
@@ -121,7 +134,7 @@ describe('UsersPage', () => {
     expect(screen.queryByRole('button', { name: 'Disable account' })).toBeNull();
   });
 
-  it('creates a user, showing field errors next to the fields', async () => {
+  it('creates a user (posting, and only by script), showing field errors next to the fields', async () => {
     signedInAs(['users:read', 'users:manage']);
     let attempt = 0;
     const calls = stubFetch({
@@ -136,6 +149,8 @@ describe('UsersPage', () => {
     });
     renderWithQuery(<UsersPage />);
     const form = within(await screen.findByRole('region', { name: 'New user' }));
+    expect(passwordFormMethods()).toEqual(['post']);
+    const submits = recordSubmits();
     await userEvent.type(form.getByLabelText('Email'), 'new@example.com');
     await userEvent.type(form.getByLabelText('Password', { exact: false }), 'short');
     await userEvent.click(form.getByRole('button', { name: 'Create user' }));
@@ -144,6 +159,7 @@ describe('UsersPage', () => {
     await userEvent.click(form.getByRole('checkbox', { name: /member/ }));
     await userEvent.click(form.getByRole('button', { name: 'Create user' }));
     await form.findByText('new@example.com can now sign in with the password you chose.');
+    expect(submits.map((e) => e.defaultPrevented)).toEqual([true, true]);
     expect(JSON.parse(calls.filter((c) => c.method === 'POST').at(-1)!.body)).toEqual({
       email: 'new@example.com',
       display_name: '',

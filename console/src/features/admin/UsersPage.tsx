@@ -64,7 +64,7 @@ function CreateUser() {
   return (
     <section aria-labelledby="create-user" className="card">
       <h2 id="create-user">New user</h2>
-      <form className={styles.form} onSubmit={submit} noValidate>
+      <form className={styles.form} method="post" onSubmit={submit} noValidate>
         <TextField
           label="Email"
           name="email"
@@ -135,6 +135,7 @@ function ResetPassword({ user }: { user: User }) {
   return (
     <form
       className={styles.form}
+      method="post"
       aria-labelledby="reset-password"
       onSubmit={(e) => {
         e.preventDefault();

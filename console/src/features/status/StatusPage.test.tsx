@@ -120,7 +120,7 @@ describe('StatusPage', () => {
     const calls = stubFetch({
       'POST /api/v1/auth/refresh': () => {
         refreshed = true;
-        return json({ access_token: 'access-2', refresh_token: 'r', expires_in: 300, token_type: 'Bearer' });
+        return json({ access_token: 'access-2', refresh_token: null, expires_in: 300, token_type: 'Bearer' });
       },
       'GET /dashboards/prometheus/api/v1/query': (c) => (refreshed ? metricsAnswer(queryOf(c.path)) : new Response(null, { status: 401 })),
       'GET /alerts/api/v1/alerts': () => (refreshed ? alertsAnswer() : new Response(null, { status: 401 })),
@@ -131,4 +131,18 @@ describe('StatusPage', () => {
     expect(calls.filter((c) => c.path === '/api/v1/auth/refresh')).toHaveLength(1);
     expect(useSession.getState().accessToken).toBe('access-2');
   });
+
+  it('ends the session, as every other request does, when the edge answers 401 and the refresh is refused', async () => {
+    signedInAs(['dashboards:view']);
+    const calls = stubFetch({
+      'POST /api/v1/auth/refresh': () => problem(401, 'Unauthorized', 'refresh token has expired'),
+      'GET /dashboards/prometheus/api/v1/query': () => new Response(null, { status: 401 }),
+      'GET /alerts/api/v1/alerts': () => new Response(null, { status: 401 }),
+    });
+    renderWithQuery(<StatusPage />);
+    await waitFor(() => expect(router.replace).toHaveBeenCalledWith({ pathname: '/sign-in/', query: { next: '/status/' } }));
+    expect(useSession.getState()).toMatchObject({ status: 'signed-out', accessToken: null });
+    expect(calls.filter((c) => c.path === '/api/v1/auth/refresh')).toHaveLength(1);
+  });
 });
+

@@ -33,9 +33,7 @@ export async function withFreshCookie<T>(load: () => Promise<T>): Promise<T> {
     return await load();
   } catch (err) {
     if (!(err instanceof MonitoringError) || err.failure !== 'unauthorized') throw err;
-    const fresh = await refreshAccessToken();
-    if (!fresh) throw err;
-    useSession.getState().setToken(fresh.access_token);
+    if (!(await refreshAccessToken())) throw err;
     return load();
   }
 }

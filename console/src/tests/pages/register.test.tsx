@@ -1,13 +1,13 @@
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import Register from '@/pages/register';
-import { json, makeRouter, renderWithQuery, sampleMe, setSession, stubFetch } from '@/test/utils';
+import { json, makeRouter, passwordFormMethods, recordSubmits, renderWithQuery, sampleMe, setSession, stubFetch } from '@/test/utils';
 
 let router = makeRouter();
 vi.mock('next/router', () => ({ useRouter: () => router }));
 
 const open = () => json({ registration_enabled: true, oidc_providers: [] });
-const tokens = { access_token: 'a1', token_type: 'Bearer', expires_in: 900, refresh_token: 'r'.repeat(20) };
+const tokens = { access_token: 'a1', token_type: 'Bearer', expires_in: 900, refresh_token: null };
 
 beforeEach(() => {
   router = makeRouter({ pathname: '/register', asPath: '/register/' });
@@ -39,7 +39,7 @@ describe('register page', () => {
     expect(calls.map((c) => c.path)).toEqual(['/api/v1/auth/options']);
   });
 
-  it('registers, signs in and goes to the projects', async () => {
+  it('registers, signs in and goes to the projects (the form posts, and only by script)', async () => {
     const calls = stubFetch({
       'GET /api/v1/auth/options': open,
       'POST /api/v1/auth/register': () => json({ ...sampleMe(), email: 'grace@example.com' }, 201),
@@ -47,8 +47,12 @@ describe('register page', () => {
       'GET /api/v1/me': () => json(sampleMe()),
     });
     renderWithQuery(<Register />);
+    await screen.findByLabelText('Email');
+    expect(passwordFormMethods()).toEqual(['post']);
+    const submits = recordSubmits();
     await fill('a long enough password');
     await waitFor(() => expect(router.replace).toHaveBeenCalledWith('/projects/'));
+    expect(submits.map((e) => e.defaultPrevented)).toEqual([true]);
     const reg = calls.find((c) => c.path === '/api/v1/auth/register')!;
     expect(JSON.parse(reg.body)).toEqual({ email: 'grace@example.com', password: 'a long enough password', display_name: '' });
   });

@@ -2,12 +2,22 @@ import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import SignIn from '@/pages/sign-in';
 import { useSession } from '@/store/session';
-import { json, makeRouter, problem, renderWithQuery, sampleMe, setSession, stubFetch } from '@/test/utils';
+import {
+  json,
+  makeRouter,
+  passwordFormMethods,
+  problem,
+  recordSubmits,
+  renderWithQuery,
+  sampleMe,
+  setSession,
+  stubFetch,
+} from '@/test/utils';
 
 let router = makeRouter();
 vi.mock('next/router', () => ({ useRouter: () => router }));
 
-const tokens = { access_token: 'a1', token_type: 'Bearer', expires_in: 900, refresh_token: 'r'.repeat(20) };
+const tokens = { access_token: 'a1', token_type: 'Bearer', expires_in: 900, refresh_token: null };
 
 beforeEach(() => {
   router = makeRouter({ pathname: '/sign-in', asPath: '/sign-in/', query: {} });
@@ -38,13 +48,16 @@ describe('sign-in page', () => {
     expect(screen.queryByRole('link', { name: 'Create an account' })).toBeNull();
   });
 
-  it('says the credentials are wrong next to the form on a 401', async () => {
+  it('says the credentials are wrong next to the form on a 401 (the form posts, and only by script)', async () => {
     stubFetch({
       'GET /api/v1/auth/options': () => json({ registration_enabled: false, oidc_providers: [] }),
       'POST /api/v1/auth/login': () => problem(401, 'Unauthorized', 'email or password is wrong'),
     });
     renderWithQuery(<SignIn />);
+    expect(passwordFormMethods()).toEqual(['post']);
+    const submits = recordSubmits();
     await fillAndSubmit('ada@example.com', 'wrong password');
+    expect(submits.map((e) => e.defaultPrevented)).toEqual([true]);
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toBe('The email or password is wrong.');
     expect(alert.closest('form')).not.toBeNull();
@@ -87,8 +100,42 @@ describe('sign-in page', () => {
     expect(useSession.getState().status).toBe('signed-in');
   });
 
-  it('ignores an off-site ?next', async () => {
-    router = makeRouter({ pathname: '/sign-in', query: { next: '//evil.example/' } });
+  it('says why a provider sign-in failed (?error=) and takes it out of the address, keeping ?next', async () => {
+    router = makeRouter({
+      pathname: '/sign-in',
+      asPath: '/sign-in/?error=oidc-failed&next=%2Faccount%2F',
+      query: { error: 'oidc-failed', next: '/account/' },
+    });
+    stubFetch({ 'GET /api/v1/auth/options': () => json({ registration_enabled: false, oidc_providers: ['keycloak'] }) });
+    renderWithQuery(<SignIn />);
+    expect((await screen.findByRole('alert')).textContent).toBe('Signing in with the provider did not complete; try again.');
+    await waitFor(() => expect(router.replace).toHaveBeenCalledWith({ pathname: '/sign-in/', query: { next: '/account/' } }));
+  });
+
+  it.each([
+    ['account-disabled', 'This account is disabled; ask an administrator to enable it.'],
+    ['registration-closed', 'There is no account here for that login, and registration is closed; ask an administrator for one.'],
+    ['not-found', 'That way to sign in is not set up here; choose another.'],
+  ])('has its own words for ?error=%s', async (kind, message) => {
+    router = makeRouter({ pathname: '/sign-in', asPath: `/sign-in/?error=${kind}`, query: { error: kind } });
+    stubFetch({ 'GET /api/v1/auth/options': () => json({ registration_enabled: false, oidc_providers: [] }) });
+    renderWithQuery(<SignIn />);
+    expect((await screen.findByRole('alert')).textContent).toBe(message);
+  });
+
+  it.each([['Your account is locked: call +1 555 0100'], [['oidc-failed', 'x']]])(
+    'never repeats what else ?error says (%j)',
+    async (error) => {
+      router = makeRouter({ pathname: '/sign-in', query: { error } });
+      stubFetch({ 'GET /api/v1/auth/options': () => json({ registration_enabled: false, oidc_providers: [] }) });
+      renderWithQuery(<SignIn />);
+      expect((await screen.findByRole('alert')).textContent).toBe('Signing in did not complete; try again.');
+      await waitFor(() => expect(router.replace).toHaveBeenCalledWith({ pathname: '/sign-in/', query: {} }));
+    },
+  );
+
+  it.each([['//evil.example/'], ['/\t/evil.example/'], ['/.//evil.example/']])('ignores an off-site ?next (%j)', async (next) => {
+    router = makeRouter({ pathname: '/sign-in', query: { next } });
     setSession({ status: 'signed-in', accessToken: 'a', me: sampleMe() });
     stubFetch({ 'GET /api/v1/auth/options': () => json({ registration_enabled: false, oidc_providers: [] }) });
     renderWithQuery(<SignIn />);
