@@ -27,7 +27,7 @@ install() {
     ok "console: node_modules matches package-lock.json"
     return
   fi
-  step "console: npm ci (package-lock.json; no download at run time)"
+  step "console: npm ci from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error \
     || die "npm ci failed in console/; check that the npm registry answers"
   echo "$want" >"$stamp"
