@@ -56,6 +56,10 @@ backups: ## List STACK's backups, their age and size
 restore: ## Restore STACK to the latest state or TIME=…; YES=1 replaces live data (STORES=postgres,s3,nats; FROM=offbox)
 	@$(PY) -m hearth.cli restore --stack $(STACK) $(if $(TIME),--time "$(TIME)",) $(if $(STORES),--stores $(STORES),) $(if $(YES),--yes,) $(if $(filter offbox,$(FROM)),--from-offbox,)
 
+.PHONY: swarm-images
+swarm-images: ## Load swarm stack STACK's images onto NODES (their Docker APIs, comma-separated)
+	@$(PY) -m hearth.cli swarm-images --stack $(STACK) --nodes "$(NODES)"
+
 .PHONY: lint
 lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 	@echo "==> ruff"; .venv/bin/ruff check $(PY_SOURCES); .venv/bin/ruff format --check $(PY_SOURCES)

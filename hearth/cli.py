@@ -1,5 +1,5 @@
-"""`python -m hearth.cli up|preview|down|outputs|backup|backups|restore`: what the make
-targets of the same names run."""
+"""`python -m hearth.cli up|preview|down|outputs|backup|backups|restore|swarm-images`: what
+the make targets of the same names run."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from hearth import backups
+from hearth.resources.docker_cli import DockerError
 from hearth.settings import SettingsError
 from hearth.targets import target_for
 from hearth.workspace import check_settings, select_stack
@@ -40,8 +41,9 @@ def sign_in_text(stack: str, outputs: Mapping[str, auto.OutputValue], own_ca: bo
 
 def require_root(platform: str) -> None:
     """The docker target writes each secret file owned by the uid of the service reading it
-    (and data directories owned by theirs): only root can give files away."""
-    if platform != "truenas" and os.geteuid() != 0:
+    (and data directories owned by theirs): only root can give files away. TrueNAS and
+    swarm deploy through an API."""
+    if platform not in ("truenas", "swarm") and os.geteuid() != 0:
         raise SettingsError(
             "deploying needs root: secret files and data directories are given to each "
             "service's uid. Run it as root, e.g. `sudo make up`"
@@ -68,6 +70,23 @@ def run_backups(command: str, stack_name: str, args: argparse.Namespace) -> int:
             yes=args.yes,
             from_offbox=args.from_offbox,
         )
+    return 0
+
+
+def swarm_images(stack_name: str, nodes: str | None) -> int:
+    """Load the stack's images onto every node of its swarm (docs/swarm.md)."""
+    from hearth.catalog import services
+    from hearth.node_images import distribute
+    from hearth.targets.swarm import images
+
+    settings = check_settings(stack_name)
+    if settings.platform != "swarm" or not nodes:
+        raise SettingsError(
+            f"swarm-images loads a swarm stack's images onto its nodes: give a swarm stack "
+            f"(got {stack_name!r}, platform {settings.platform}) and NODES, the nodes' Docker "
+            "APIs, e.g. NODES=ssh://admin@10.0.0.11,ssh://admin@10.0.0.12"
+        )
+    distribute(images(services(settings)), nodes.split(","), _out)
     return 0
 
 
@@ -99,7 +118,17 @@ def run(command: str, stack_name: str, *, purge: bool = False, show_secrets: boo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hearth", description=__doc__)
     parser.add_argument(
-        "command", choices=["up", "preview", "down", "outputs", "backup", "backups", "restore"]
+        "command",
+        choices=[
+            "up",
+            "preview",
+            "down",
+            "outputs",
+            "backup",
+            "backups",
+            "restore",
+            "swarm-images",
+        ],
     )
     parser.add_argument("--stack", default="local", help="stack name (default: local)")
     parser.add_argument("--purge", action="store_true", help="with down: also delete the data")
@@ -111,15 +140,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--from-offbox", action="store_true", help="with restore: the off-box copies first"
     )
+    parser.add_argument(
+        "--nodes", help="with swarm-images: the nodes' Docker APIs, comma-separated"
+    )
     args = parser.parse_args(argv)
     try:
+        if args.command == "swarm-images":
+            return swarm_images(args.stack, args.nodes)
         if args.command in ("backup", "backups", "restore"):
             return run_backups(args.command, args.stack, args)
         return run(args.command, args.stack, purge=args.purge, show_secrets=args.show_secrets)
     except backups.RestoreRefused as exc:
         sys.stderr.write(f"refused: {exc}\n")
         return 2
-    except (SettingsError, backups.BackupError) as exc:
+    except (SettingsError, backups.BackupError, DockerError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     except auto.CommandError as exc:

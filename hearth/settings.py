@@ -21,7 +21,7 @@ from hearth.secrets import GENERATED
 
 PROJECT = "hearth"
 
-Platform = Literal["local", "linux", "wsl2", "truenas"]
+Platform = Literal["local", "linux", "wsl2", "truenas", "swarm"]
 Port = Annotated[int, Field(ge=1, le=65535)]
 HostName = Annotated[
     str, Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -129,6 +129,9 @@ class Settings(BaseModel):
     """The bucket's region, for the S3 signature."""
     truenas_url: Annotated[str, Field(pattern=r"^wss?://[^/\s]+(/.*)?$")] | None = None
     """TrueNAS middleware WebSocket URL, e.g. wss://nas.lan/api/current (truenas only)."""
+    swarm_manager: Annotated[str, Field(pattern=r"^(unix|tcp|ssh)://[^\s]+$")] | None = None
+    """How to reach a Swarm manager's Docker API, as DOCKER_HOST takes it, e.g.
+    ssh://admin@10.0.0.11 (swarm only; docs/swarm.md)."""
     truenas_pool: ZfsName | None = None
     """ZFS pool that holds the stack's datasets under /mnt/<pool>/<stack> (truenas only)."""
 
@@ -146,9 +149,9 @@ class Settings(BaseModel):
             problems["acmeEmail"] = "only meaningful with hearth:domain set"
         if self.data_root is not None:
             path = PurePosixPath(self.data_root)
-            if self.platform in ("local", "truenas"):
+            if self.platform in ("local", "truenas", "swarm"):
                 problems["dataRoot"] = (
-                    f"not used on {self.platform} (local: Docker volumes; truenas: "
+                    f"not used on {self.platform} (local, swarm: Docker volumes; truenas: "
                     "/mnt/<truenasPool>/<stack>); remove it"
                 )
             elif not path.is_absolute() or ".." in path.parts:
@@ -170,10 +173,12 @@ class Settings(BaseModel):
                 "backupS3Url and backupS3Bucket go together: set both for off-box copies, "
                 "or neither"
             )
-        if self.platform == "truenas":
-            for key in ("truenas_url", "truenas_pool"):
-                if getattr(self, key) is None:
-                    problems[to_camel(key)] = "required on the truenas platform"
+        required = {"truenas": ("truenas_url", "truenas_pool"), "swarm": ("swarm_manager",)}
+        for key in required.get(self.platform, ()):
+            if getattr(self, key) is None:
+                problems[to_camel(key)] = f"required on the {self.platform} platform"
+        if self.swarm_manager is not None and self.platform != "swarm":
+            problems["swarmManager"] = "only used on the swarm platform; remove it"
         if problems:
             raise _PlatformRuleError(problems)
         return self

@@ -5,7 +5,12 @@ whatever produced the document (the renderer, a hand edit, a new target), a serv
 breaks the baseline stops `preview` and `up` with a message naming it and the fix.
 
 - the docker target's `ComposeProject`: `services` and `networks` are inputs of their own;
-- the truenas target's custom app: its `compose` input is the whole document as YAML.
+- the truenas target's custom app: its `compose` input is the whole document as YAML;
+- the swarm target's `SwarmStack`: its `document` input is the stack document. Swarm
+  cannot set two things a service asks Compose for, so on a swarm the baseline holds them
+  at the nodes instead: no-new-privileges is their daemon's default (the Ansible `swarm`
+  role sets and checks it), and a memory limit there comes without a swap limit (nodes
+  run without swap: docs/swarm.md).
 
 The checks are pure functions of a `Document`, so tests call them directly, and the
 `ResourceValidationPolicy` objects in `POLICIES` wrap them for the pack (`__main__.py`).
@@ -33,6 +38,10 @@ from pulumi_policy import (
 PACK = "hearth-security-baseline"
 COMPOSE_PROJECT = "pulumi-python:dynamic/hearth:ComposeProject"
 CUSTOM_APP = "pulumi-python:dynamic/truenas:CustomApp"
+SWARM_STACK = "pulumi-python:dynamic/hearth:SwarmStack"
+JOB_MODES = ("replicated-job", "global-job")
+SWARM_RESTARTS = {"any": "always", "on-failure": "on-failure", "none": "no"}
+"""Swarm's restart conditions, as the Compose restart policies they match."""
 
 ROLE_LABEL = "hearth.role"
 """`edge` marks the service that may publish ports; `data` a data service."""
@@ -47,6 +56,8 @@ class Document:
 
     services: Mapping[str, Mapping[str, Any]]
     networks: Mapping[str, Mapping[str, Any]]
+    swarm: bool = False
+    """A Swarm stack document (docker stack deploy), not a Compose one."""
 
 
 Check = Callable[[Document], Iterator[str]]
@@ -71,6 +82,8 @@ def document(resource_type: str, props: Mapping[str, Any]) -> Document | None:
     baseline cannot be checked, so the resource is refused."""
     if resource_type == COMPOSE_PROJECT:
         doc = {"services": props.get("services"), "networks": props.get("networks")}
+    elif resource_type == SWARM_STACK:
+        doc = props.get("document") or {}
     elif resource_type == CUSTOM_APP:
         try:
             doc = yaml.safe_load(str(props.get("compose")))
@@ -83,7 +96,7 @@ def document(resource_type: str, props: Mapping[str, Any]) -> Document | None:
         raise ValueError("its Compose document has no `services` mapping: fix the document")
     services = {n: s if isinstance(s, dict) else {} for n, s in doc["services"].items()}
     networks = {n: v if isinstance(v, dict) else {} for n, v in (doc.get("networks") or {}).items()}
-    return Document(services, networks)
+    return Document(services, networks, swarm=resource_type == SWARM_STACK)
 
 
 def _labels(svc: Mapping[str, Any]) -> dict[str, str]:
@@ -100,8 +113,11 @@ def _role(svc: Mapping[str, Any]) -> str:
 def one_shots(doc: Document) -> set[str]:
     """Services that run to completion: another service waits for them to exit 0
     (`service_completed_successfully`), which is how the renderer marks a catalog one-shot
-    and what `docker compose up --wait` needs to accept one that has exited."""
-    found = set()
+    and what `docker compose up --wait` needs to accept one that has exited; on a swarm,
+    jobs."""
+    found = {
+        n for n, svc in doc.services.items() if (svc.get("deploy") or {}).get("mode") in JOB_MODES
+    }
     for svc in doc.services.values():
         depends = svc.get("depends_on") or {}
         if isinstance(depends, dict):
@@ -173,6 +189,8 @@ _NO_NEW_PRIVILEGES = re.compile(r"no-new-privileges(?:[:=]true)?")
 
 
 def no_new_privileges(doc: Document) -> Iterator[str]:
+    if doc.swarm:
+        return  # Swarm has no security_opt: the nodes' daemon default (module docstring)
     for name, svc in doc.services.items():
         opts = [str(o).strip() for o in svc.get("security_opt") or []]
         if not any(_NO_NEW_PRIVILEGES.fullmatch(o) for o in opts):
@@ -200,7 +218,7 @@ def resource_limits(doc: Document) -> Iterator[str]:
                 f"service {name!r} has no memory limit: set `mem_limit` (and `memswap_limit` "
                 "to the same value: no swap)"
             )
-        else:
+        elif not doc.swarm:
             swap = size_bytes(svc.get("memswap_limit"))
             if swap != memory:
                 yield (
@@ -230,10 +248,17 @@ def healthcheck(doc: Document) -> Iterator[str]:
             )
 
 
+def _restart(svc: Mapping[str, Any]) -> str:
+    condition = ((svc.get("deploy") or {}).get("restart_policy") or {}).get("condition")
+    if condition is not None:
+        return SWARM_RESTARTS.get(str(condition), str(condition))
+    return str(svc.get("restart", "no"))
+
+
 def restart_policy(doc: Document) -> Iterator[str]:
     shots = one_shots(doc)
     for name, svc in doc.services.items():
-        restart = str(svc.get("restart", "no"))
+        restart = _restart(svc)
         if name in shots:
             if restart not in ("no", "on-failure") and not restart.startswith("on-failure:"):
                 yield (

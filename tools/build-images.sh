@@ -25,6 +25,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+# Both test lanes build before they deploy: one builds, the other then finds it done.
+mkdir -p "$HEARTH_CACHE"
+exec 9>"$HEARTH_CACHE/build-images.lock"
+flock 9
+
 BASE=${HEARTH_BASE_IMAGE:-hearth/base:trixie}
 IMAGES_DIR=$HEARTH_ROOT/images
 HASH_LABEL=hearth.build.context-sha256

@@ -25,7 +25,7 @@ bootstrap one-shot shape, template rendering). Secrets reach containers only as 
 from __future__ import annotations
 
 from hearth.catalog import app, backup, edge, monitoring, nats, postgres, redis, s3
-from hearth.catalog.common import TMP, public_url, secret_path
+from hearth.catalog.common import TMP, on_swarm, public_url, secret_path
 from hearth.catalog.spec import ServiceSpec, check_catalog
 from hearth.settings import Settings
 
@@ -59,7 +59,7 @@ def services(settings: Settings) -> tuple[ServiceSpec, ...]:
     platform = (
         postgres.server(settings),
         redis.server(settings),
-        nats.server(settings),
+        *nats.servers(settings),
         s3.server(settings),
         postgres.bootstrap(settings),
         s3.bootstrap(settings),
@@ -69,6 +69,7 @@ def services(settings: Settings) -> tuple[ServiceSpec, ...]:
         *backup.agents(settings),
     )
     # Monitoring last: it scrapes what comes before it (hearth/catalog/monitoring.py).
-    specs = (*platform, *monitoring.servers(settings, platform))
+    # Not yet on a swarm: its logs come in on each host's loopback (docs/swarm.md).
+    specs = platform if on_swarm(settings) else (*platform, *monitoring.servers(settings, platform))
     check_catalog(specs)
     return specs

@@ -10,6 +10,7 @@ from hearth.catalog.common import (
     ONE_SHOT_HEALTH,
     TMP,
     bootstrap_name,
+    on_swarm,
     public_url,
     secret_path,
     secrets,
@@ -74,6 +75,8 @@ def env(settings: Settings) -> dict[str, str]:
         "HEARTH_AUTH_REGISTRATION_ENABLED": str(settings.registration_open).lower(),
         "HEARTH_AUTH_KEY_ENCRYPTION_SECRET_FILE": secret_path("authKeyEncryptionSecret"),
         "HEARTH_PORT": str(PORT),
+        # One copy per server of the NATS cluster (swarm), one on a single server.
+        "HEARTH_NATS_STREAM_REPLICAS": str(len(nats.server_names(settings))),
     }
 
 
@@ -96,7 +99,7 @@ def migrate(settings: Settings) -> ServiceSpec:
             bootstrap_name(postgres.NAME),
             bootstrap_name(s3.NAME),
             redis.NAME,
-            nats.NAME,
+            *nats.server_names(settings),
         ),
         one_shot=True,
         restart="no",
@@ -108,12 +111,16 @@ def migrate(settings: Settings) -> ServiceSpec:
 
 
 def replica_names(settings: Settings) -> tuple[str, ...]:
+    """`app-1` … `app-N` on one host; one service `app` of N tasks on a swarm."""
+    if on_swarm(settings):
+        return (IMAGE,)
     return tuple(f"app-{i}" for i in range(1, settings.app_replicas + 1))
 
 
 def replica(settings: Settings, name: str) -> ServiceSpec:
     return ServiceSpec(
         name=name,
+        replicas=settings.app_replicas if on_swarm(settings) else 1,
         image=image_ref(IMAGE),
         user=USER,
         networks=("edge", "backend", "monitoring"),
@@ -132,5 +139,5 @@ def replica(settings: Settings, name: str) -> ServiceSpec:
 
 
 def replicas(settings: Settings) -> tuple[ServiceSpec, ...]:
-    """`app-1` … `app-N`, N = the appReplicas setting."""
+    """The API's replicas, N = the appReplicas setting (replica_names)."""
     return tuple(replica(settings, name) for name in replica_names(settings))

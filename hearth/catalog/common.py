@@ -39,6 +39,17 @@ ONE_SHOT_HEALTH = HealthCheck(test=("true",), interval_s=30, retries=1, start_pe
 
 DATA_LABELS = {"hearth.role": "data"}
 
+DATA_NODE = "hearth.data=true"
+"""On a swarm, the node label of the node holding the data stores: every service mounting
+one, and the one-shots preparing them, run there (docs/swarm.md)."""
+EDGE_NODE = "hearth.edge=true"
+"""On a swarm, the node label of the nodes publishing the edge's ports."""
+
+
+def on_swarm(settings: Settings) -> bool:
+    return settings.platform == "swarm"
+
+
 FAST_DNS = ("timeout:1", "attempts:1")
 """resolv.conf options for a service that must notice quickly when a peer is gone: the
 lookup of a stopped service's name fails after a second instead of ten

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from hearth.catalog import app, s3
 from hearth.catalog.common import (
+    EDGE_NODE,
     IMAGE_HEALTHCHECK,
     TMP,
     data_volume,
     go_memory_limit,
+    on_swarm,
     public_host,
     public_port_suffix,
     render,
@@ -52,6 +54,7 @@ def caddyfile(settings: Settings) -> str:
     monitoring UIs under the platform's login."""
     from hearth.catalog import monitoring  # monitoring probes the edge: it imports this module
 
+    swarm = on_swarm(settings)
     if settings.domain:
         sites = [settings.domain]
     else:
@@ -68,7 +71,9 @@ def caddyfile(settings: Settings) -> str:
         domain=settings.domain,
         acme_email=settings.acme_email,
         sites=sites,
-        apps=[f"{name}:{app.PORT}" for name in app.replica_names(settings)],
+        apps=[] if swarm else [f"{name}:{app.PORT}" for name in app.replica_names(settings)],
+        app_service=app.replica_names(settings)[0] if swarm else None,
+        app_port=app.PORT,
         bucket=s3.BUCKET,
         s3=f"{s3.NAME}:{s3.S3_PORT}",
         metrics_port=METRICS_PORT,
@@ -84,6 +89,7 @@ def caddyfile(settings: Settings) -> str:
                 "paths": [prefix + p for p in monitoring.UI_ROUTES[name].paths],
             }
             for name, prefix in monitoring.PREFIXES.items()
+            if not swarm
         ],
     )
 
@@ -112,5 +118,6 @@ def server(settings: Settings) -> ServiceSpec:
         memory_mb=memory,
         processes=128,
         labels={"hearth.role": "edge"},
+        placement=(EDGE_NODE,) if on_swarm(settings) else (),
         metrics=MetricsEndpoint(METRICS_PORT),
     )

@@ -20,3 +20,10 @@ def image_ref(service: str, images_dir: Path = IMAGES_DIR) -> str:
             f"no image for service {service!r}: {images_dir / service}/Dockerfile is missing"
         )
     return f"hearth/{service}:{TAG}"
+
+
+def content_tag(ref: str, image_id: str) -> str:
+    """`hearth/<service>:<first 12 hex digits of its id>`: the name a swarm runs an image by.
+    Without a registry, nodes hold images loaded by hand under the same tag; a tag that
+    names the content makes a rebuilt image a change, and a node lacking it an error."""
+    return f"{ref.rsplit(':', 1)[0]}:{image_id.removeprefix('sha256:')[:12]}"

@@ -3,14 +3,18 @@ are its configuration file, and the app creates its JetStream streams in `migrat
 
 from __future__ import annotations
 
+import dataclasses
+
 from hearth.catalog.common import (
     DATA_HEALTH,
     DATA_LABELS,
     ETC,
     EXECUTABLE,
+    IMAGE_HEALTHCHECK,
     bash,
     data_volume,
     go_memory_limit,
+    on_swarm,
     render,
     secret_path,
     secrets,
@@ -24,6 +28,11 @@ NAME = "nats"
 USER = "997:997"
 """The image's uid:gid (images/nats/Dockerfile, USER)."""
 CLIENT_PORT = 4222
+CLUSTER_PORT = 6222
+"""Routes between the servers of a cluster (swarm), on `backend` only."""
+CLUSTER_SIZE = 3
+"""Servers of the JetStream cluster on a swarm: a majority survives the loss of one, and
+every stream keeps a copy on each (the app's HEARTH_NATS_STREAM_REPLICAS)."""
 MONITOR_PORT = 8222
 """HTTP monitoring (/varz, /jsz; images/nats/base.conf), read by `nats-exporter`."""
 DATA = "/data"
@@ -79,10 +88,29 @@ APP_NATS_SUBSCRIBE = (
 )
 
 
-def config() -> str:
-    """nats-server's configuration: the users and what each may publish and subscribe."""
+CLUSTER_HEALTH = dataclasses.replace(
+    DATA_HEALTH, test=(*IMAGE_HEALTHCHECK, "/healthz?js-enabled-only=true")
+)
+"""A cluster's server is healthy once it serves clients with JetStream on: it gets a DNS
+name only then, and its peers need that name to form the cluster (images/nats)."""
+
+
+def server_names(settings: Settings) -> tuple[str, ...]:
+    """`nats` on one box; `nats-1` … `nats-3` on a swarm, all also answering to `nats`."""
+    if not on_swarm(settings):
+        return (NAME,)
+    return tuple(f"{NAME}-{i}" for i in range(1, CLUSTER_SIZE + 1))
+
+
+def config(settings: Settings, name: str = NAME) -> str:
+    """nats-server's configuration: the users and what each may publish and subscribe,
+    and on a swarm this server's name and its routes to the others."""
+    peers = server_names(settings)
     return render(
         "nats/hearth.conf.j2",
+        server_name=name if len(peers) > 1 else None,
+        routes=[f"nats-route://{p}:{CLUSTER_PORT}" for p in peers if len(peers) > 1],
+        cluster_port=CLUSTER_PORT,
         start_script=START,
         app_user=APP_USER,
         app_publish=list(APP_NATS_PUBLISH),
@@ -105,19 +133,28 @@ def start_script() -> ConfigFile:
     )
 
 
-def server(settings: Settings) -> ServiceSpec:
+def servers(settings: Settings) -> tuple[ServiceSpec, ...]:
+    names = server_names(settings)
+    return tuple(_server(settings, name, i) for i, name in enumerate(names, start=1))
+
+
+def _server(settings: Settings, name: str, index: int) -> ServiceSpec:
     memory = 256
+    clustered = name != NAME
     return ServiceSpec(
-        name=NAME,
+        name=name,
         image=image_ref(NAME),
         user=USER,
         networks=("backend",),
         command=bash(START),
         env={"GOMEMLIMIT": go_memory_limit(memory)},
         secrets=secrets("natsPassword", BACKUP_SECRET),
-        files=(ConfigFile(target=CONF, content=config()), start_script()),
-        mounts=data_volume(NAME, DATA),
-        healthcheck=DATA_HEALTH,
+        files=(ConfigFile(target=CONF, content=config(settings, name)), start_script()),
+        mounts=data_volume(name, DATA),
+        # Each server of a cluster keeps its store on its own node.
+        placement=(f"hearth.nats={index}",) if clustered else (),
+        aliases=(NAME,) if clustered else (),
+        healthcheck=CLUSTER_HEALTH if clustered else DATA_HEALTH,
         memory_mb=memory,
         processes=128,
         labels=DATA_LABELS,

@@ -36,6 +36,7 @@ keeps its private source address, so nothing on the internet can answer it."""
 RESTART_POLICIES = ("no", "on-failure", "unless-stopped", "always")
 
 _CAPABILITY = re.compile(r"[A-Z][A-Z_]*[A-Z]")
+_NODE_LABEL = re.compile(r"[a-z0-9][a-z0-9._-]*=[A-Za-z0-9._-]+")
 
 
 def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -154,6 +155,14 @@ class ServiceSpec:
     metrics: MetricsEndpoint | None = None
     """Its Prometheus metrics, scraped by VictoriaMetrics; the service must be on
     `monitoring`. None: nothing to scrape (an exporter service may speak for it)."""
+    replicas: int = 1
+    """Tasks of it on a swarm, spread across nodes. A Compose target runs one container
+    per spec (the catalog names each replica there)."""
+    placement: tuple[str, ...] = ()
+    """On a swarm, the node labels (`key=value`) a node must carry to run it: where its
+    data lives. Compose targets run everything on their one host."""
+    aliases: tuple[str, ...] = ()
+    """More names it answers to on its networks, e.g. one name for a cluster's servers."""
     dns_options: tuple[str, ...] = ()
     """resolv.conf options (Compose `dns_opt`), e.g. `timeout:1`: on an internal network
     the name of a stopped service is forwarded to resolvers nobody reaches, and the lookup
@@ -178,6 +187,13 @@ class ServiceSpec:
             )
         if self.one_shot and self.restart != "no":
             raise ValueError(f"service {self.name!r}: a one-shot must have restart 'no'")
+        if self.replicas < 1 or (self.one_shot and self.replicas != 1):
+            raise ValueError(f"service {self.name!r}: replicas {self.replicas} (one-shots: 1)")
+        bad_labels = [p for p in self.placement if not _NODE_LABEL.fullmatch(p)]
+        if bad_labels:
+            raise ValueError(
+                f"service {self.name!r}: placement {bad_labels} must be node labels key=value"
+            )
         if self.memory_mb <= 0 or self.processes <= 0:
             raise ValueError(f"service {self.name!r}: memory_mb and processes must be positive")
         bad_caps = [c for c in self.cap_add if not _CAPABILITY.fullmatch(c) or c.startswith("CAP_")]

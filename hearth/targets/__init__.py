@@ -54,6 +54,7 @@ TARGETS: Mapping[Platform, str] = {
     "linux": "hearth.targets.docker",
     "wsl2": "hearth.targets.docker",
     "truenas": "hearth.targets.truenas",
+    "swarm": "hearth.targets.swarm",
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from pulumi import automation as auto
 
 from hearth import render
 from hearth.catalog.spec import ServiceSpec, data_stores
+from hearth.resources import docker_cli
 from hearth.resources.compose_project import ComposeProject, ComposeProjectArgs, down
 from hearth.resources.data_store import DockerVolume, HostDirectory
-from hearth.resources.docker_cli import DockerError, docker
+from hearth.resources.docker_cli import docker
 from hearth.resources.host_file import HostFile
 from hearth.settings import Settings
 from hearth.targets import Deployment, prefix_for
@@ -40,29 +41,6 @@ def files_dir(settings: Settings, stack: str) -> Path:
     """Host directory of the stack's secret and config files: beside the data, or .state/."""
     base = Path(settings.host_data_root) if settings.host_data_root else STATE_DIR
     return base / "files" / stack
-
-
-def image_ids(tags: Sequence[str]) -> dict[str, str]:
-    """Each tag's local image id, in one look-up: a label that changes when the image is
-    rebuilt, so the diff shows it and Compose recreates the service (its config hash does
-    not cover a re-tagged local image)."""
-    try:
-        ids = docker("image", "inspect", "--format", "{{.Id}}", *tags).split()
-    except DockerError:
-        missing = [t for t in tags if not _present(t)]
-        raise DockerError(
-            f"images {missing} are not on this machine's Docker Engine; build them with: "
-            "make images"
-        ) from None
-    return dict(zip(tags, ids, strict=True))
-
-
-def _present(tag: str) -> bool:
-    try:
-        docker("image", "inspect", tag)
-    except DockerError:
-        return False
-    return True
 
 
 def secrets_digest(key: str, spec: ServiceSpec, values: Mapping[str, str]) -> str:
@@ -118,7 +96,7 @@ def deploy(d: Deployment) -> Mapping[str, Any]:
                 gid=f.gid,
             )
         )
-    images = image_ids(sorted({spec.image for spec in d.specs}))
+    images = docker_cli.image_ids(sorted({spec.image for spec in d.specs}))
     doc = render.render(
         settings, d.specs, project=project, secrets_dir=secrets_dir, data_paths=paths or None
     )

@@ -60,8 +60,8 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
     The generated secrets are set as `make up` would have set them.
     """
     from hearth.program import main
+    from hearth.resources import docker_cli
     from hearth.secrets import GENERATED
-    from hearth.targets import docker
 
     recorder = Recorder()
     pulumi.runtime.set_mocks(recorder, project="hearth", stack=stack, preview=False)
@@ -74,10 +74,10 @@ def deploy(config: dict[str, str], stack: str = "local") -> Recorder:
         main()
 
     # No engine under mocks: pin every tag to a stable fake id derived from it.
-    real = docker.image_ids
-    docker.image_ids = lambda tags: {t: fake_image_id(t) for t in tags}
+    real = docker_cli.image_ids
+    docker_cli.image_ids = lambda tags: {t: fake_image_id(t) for t in tags}
     try:
         run()
     finally:
-        docker.image_ids = real
+        docker_cli.image_ids = real
     return recorder

@@ -16,7 +16,7 @@ import pytest
 from hearth import backups
 from hearth.catalog import backup, nats, postgres, services
 from hearth.catalog.spec import ServiceSpec, data_stores
-from hearth.settings import SettingsError, parse_settings
+from hearth.settings import Settings, SettingsError, parse_settings
 
 LOCAL = parse_settings({})
 AGENT = Path(__file__).resolve().parents[2] / "images" / "backup" / "agent" / "hearth_backup.py"
@@ -74,7 +74,7 @@ def test_postgres_and_its_agent_read_one_pgbackrest_configuration() -> None:
 
 
 def test_the_nats_backup_user_may_only_snapshot_and_restore_streams() -> None:
-    conf = nats.config()
+    conf = nats.config(Settings())
     block = conf[conf.index(f"user: {nats.BACKUP_USER}") :]
     publish = re.search(r"publish: \{ allow: (\[.*?\]) \}", block)
     assert publish is not None

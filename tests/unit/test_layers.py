@@ -1,6 +1,6 @@
 """The import contract: data flows one way through the package, and the layers show it.
 
-settings → catalog → render → resources → targets → program → driver (workspace, cli)
+settings → catalog → render (Compose, swarm) → resources → targets → program → driver
 
 A module may import from its own layer and the layers before it, never after; the
 catalog and the renderer stay pure data (no Pulumi, no Docker, no subprocesses).
@@ -17,13 +17,13 @@ PACKAGE = Path(__file__).resolve().parents[2] / "hearth"
 LAYERS = (
     ("hearth.settings", "hearth.secrets"),
     ("hearth.catalog",),
-    ("hearth.render",),
+    ("hearth.render", "hearth.swarm"),
     ("hearth.resources",),
     ("hearth.targets",),
     ("hearth.program",),
-    ("hearth.workspace", "hearth.backups", "hearth.cli"),
+    ("hearth.workspace", "hearth.backups", "hearth.node_images", "hearth.cli"),
 )
-PURE = ("hearth.settings", "hearth.secrets", "hearth.catalog", "hearth.render")
+PURE = ("hearth.settings", "hearth.secrets", "hearth.catalog", "hearth.render", "hearth.swarm")
 IMPURE_IMPORTS = ("pulumi", "docker", "subprocess", "hearth.resources", "hearth.targets")
 
 

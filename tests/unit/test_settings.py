@@ -34,7 +34,7 @@ def test_string_values_from_pulumi_config_are_converted() -> None:
         ("hearth:httpPort", "65536", "less than or equal to 65535"),
         ("hearth:httpPort", "http", "valid integer"),
         ("hearth:bindAddress", "localhost", "IPv4"),
-        ("hearth:platform", "windows", "'local', 'linux', 'wsl2' or 'truenas'"),
+        ("hearth:platform", "windows", "'local', 'linux', 'wsl2', 'truenas' or 'swarm'"),
         ("hearth:adminEmail", "admin", "should match pattern"),
     ],
 )

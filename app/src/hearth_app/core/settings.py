@@ -127,6 +127,8 @@ class NatsSettings(_Base):
     password: SecretStr = SecretStr("")
     stream: str = "HEARTH"
     dlq_stream: str = "HEARTH_DLQ"
+    # Copies JetStream keeps of each stream: 1 on one box, 3 on a three-server cluster (swarm).
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     max_deliver: int = 3
     ack_wait_seconds: float = 30.0
     # First redelivery delay after a failure; doubles per attempt.

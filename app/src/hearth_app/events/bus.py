@@ -94,13 +94,19 @@ class EventBus:
 
     def stream_configs(self) -> list[StreamConfig]:
         s = self.settings
-        main = StreamConfig(name=s.stream, subjects=list(subjects.STREAM_SUBJECTS), max_age=7 * 24 * 3600.0)
+        main = StreamConfig(
+            name=s.stream,
+            subjects=list(subjects.STREAM_SUBJECTS),
+            max_age=7 * 24 * 3600.0,
+            num_replicas=s.stream_replicas,
+        )
         dlq = StreamConfig(
             name=s.dlq_stream,
             # Our explicit dead letters, and the server's note when a consumer gives up.
             subjects=[subjects.DLQ_STREAM_SUBJECT, subjects.max_deliveries_advisory(s.stream)],
             retention=RetentionPolicy.LIMITS,
             max_age=30 * 24 * 3600.0,
+            num_replicas=s.stream_replicas,
         )
         return [main, dlq]
 

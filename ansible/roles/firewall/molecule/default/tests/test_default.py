@@ -125,6 +125,8 @@ def test_loaded_ruleset_matches_the_inputs(host):
     assert "ip saddr { 192.0.2.0/24, 198.51.100.0/24 } tcp dport 22 accept" in table
     assert "ip6 saddr 2001:db8::/32 tcp dport 22 accept" in table
     assert "ip saddr 198.51.100.0/24 tcp dport 9100 accept" in table
+    assert "ip saddr { 198.51.100.20, 198.51.100.21 } udp dport 7946 accept" in table
+    assert "ip saddr 198.51.100.20 meta l4proto esp accept" in table
 
 
 def test_reload_keeps_other_tables(host, lab):
