@@ -138,16 +138,12 @@ def _literal(value: str) -> str:
     return value.replace("$", "$$")
 
 
-def _service(
-    spec: ServiceSpec,
-    specs: Mapping[str, ServiceSpec],
-    project: str,
-    data_paths: Mapping[str, str] | None,
-    logging: Mapping[str, Any],
-) -> dict[str, Any]:
+def container(spec: ServiceSpec, image: str) -> dict[str, Any]:
+    """What a service is in every document (Compose, Swarm): its image, its non-root user,
+    an init, a read-only root, every capability dropped but the spec's few, its command
+    and environment."""
     svc: dict[str, Any] = {
-        "image": spec.image,
-        "container_name": f"{project}-{spec.name}",
+        "image": image,
         "user": spec.user,
         "init": True,
         "read_only": spec.read_only,
@@ -155,28 +151,43 @@ def _service(
     }
     if spec.cap_add:
         svc["cap_add"] = sorted(spec.cap_add)
-    svc["security_opt"] = ["no-new-privileges:true"]
     if spec.command:
         svc["command"] = [_literal(c) for c in spec.command]
     if spec.env:
         svc["environment"] = {k: _literal(v) for k, v in sorted(spec.env.items())}
+    return svc
+
+
+def healthcheck(spec: ServiceSpec) -> dict[str, Any]:
+    """The engine's healthcheck of a long-running service; none on a one-shot."""
+    if spec.one_shot:
+        return {"disable": True}
+    hc = spec.healthcheck
+    return {
+        "test": ["CMD", *(_literal(t) for t in hc.test)],
+        "interval": _duration(hc.interval_s),
+        "timeout": _duration(hc.timeout_s),
+        "retries": hc.retries,
+        "start_period": _duration(hc.start_period_s),
+    }
+
+
+def _service(
+    spec: ServiceSpec,
+    specs: Mapping[str, ServiceSpec],
+    project: str,
+    data_paths: Mapping[str, str] | None,
+    logging: Mapping[str, Any],
+) -> dict[str, Any]:
+    svc = {"container_name": f"{project}-{spec.name}", **container(spec, spec.image)}
+    svc["security_opt"] = ["no-new-privileges:true"]
     if spec.tmpfs:
         svc["tmpfs"] = [f"{p}:{o}" if o else p for p, o in sorted(spec.tmpfs.items())]
     svc["mem_limit"] = f"{spec.memory_mb}m"
     # No swap beyond the memory limit: a leak ends in an OOM kill and a restart, not thrashing.
     svc["memswap_limit"] = f"{spec.memory_mb}m"
     svc["pids_limit"] = spec.processes
-    if spec.one_shot:
-        svc["healthcheck"] = {"disable": True}
-    else:
-        hc = spec.healthcheck
-        svc["healthcheck"] = {
-            "test": ["CMD", *(_literal(t) for t in hc.test)],
-            "interval": _duration(hc.interval_s),
-            "timeout": _duration(hc.timeout_s),
-            "retries": hc.retries,
-            "start_period": _duration(hc.start_period_s),
-        }
+    svc["healthcheck"] = healthcheck(spec)
     if spec.dns_options:
         svc["dns_opt"] = list(spec.dns_options)
     svc["restart"] = spec.restart

@@ -34,7 +34,7 @@ from typing import Any
 
 from hearth.catalog.common import DATA_NODE
 from hearth.catalog.spec import INTERNAL_NETWORKS, ServiceSpec, check_catalog
-from hearth.render import LOG_ROTATION, PROJECT_NAME, config_key
+from hearth.render import LOG_ROTATION, PROJECT_NAME, config_key, container, healthcheck
 
 SCHEMA_VERSION = "3.9"
 NAME_LIMIT = 64
@@ -65,10 +65,6 @@ def object_name(namespace: str, key: str, digest: str) -> str:
     """`<namespace>-<key>-<digest>`, the key cut so the name fits Swarm's limit."""
     room = NAME_LIMIT - len(namespace) - len(digest[:12]) - 2
     return f"{namespace}-{key[:room].rstrip('.-_')}-{digest[:12]}"
-
-
-def _literal(value: str) -> str:
-    return value.replace("$", "$$")
 
 
 def _tmpfs(path: str, options: str) -> dict[str, Any]:
@@ -122,19 +118,7 @@ def _service(
     secret_names: Mapping[str, str],
     config_names: Mapping[str, str],
 ) -> dict[str, Any]:
-    svc: dict[str, Any] = {
-        "image": image,
-        "user": spec.user,
-        "init": True,
-        "read_only": spec.read_only,
-        "cap_drop": ["ALL"],
-    }
-    if spec.cap_add:
-        svc["cap_add"] = sorted(spec.cap_add)
-    if spec.command:
-        svc["command"] = [_literal(c) for c in spec.command]
-    if spec.env:
-        svc["environment"] = {k: _literal(v) for k, v in sorted(spec.env.items())}
+    svc = container(spec, image)
     volumes = [_tmpfs(p, o) for p, o in sorted(spec.tmpfs.items())]
     volumes += [
         {"type": "volume", "source": m.volume, "target": m.target, "read_only": m.read_only}
@@ -142,17 +126,7 @@ def _service(
     ]
     if volumes:
         svc["volumes"] = volumes
-    if spec.one_shot:
-        svc["healthcheck"] = {"disable": True}
-    else:
-        hc = spec.healthcheck
-        svc["healthcheck"] = {
-            "test": ["CMD", *(_literal(t) for t in hc.test)],
-            "interval": f"{hc.interval_s}s",
-            "timeout": f"{hc.timeout_s}s",
-            "retries": hc.retries,
-            "start_period": f"{hc.start_period_s}s",
-        }
+    svc["healthcheck"] = healthcheck(spec)
     svc["stop_grace_period"] = "10s"
     svc["logging"] = {"driver": "local", "options": dict(LOG_OPTIONS)}
     svc["networks"] = {

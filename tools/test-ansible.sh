@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint and test the Ansible side of Hearth:
-#   1. make sure Docker answers and the systemd test-host image exists (built if missing);
+#   1. make sure Docker answers and the systemd test-host images exist (built if missing or,
+#      for images/testhost-docker, changed);
 #   2. ansible-lint --profile production over ansible/ (no rule skipped);
 #   3. `molecule test` for every role that has a molecule/default scenario, a few at a time
 #      (each starts its own systemd test host, named after its role, and mostly waits on it).
@@ -34,6 +35,24 @@ else
     "$HEARTH_ROOT/images/testhost" >"$LOGS/testhost-build.log" 2>&1 \
     || { tail -30 "$LOGS/testhost-build.log" >&2; die "test host image build failed (log: $LOGS/testhost-build.log)"; }
   ok "built $HEARTH_TESTHOST_IMAGE"
+fi
+# The test host with Docker's packages preinstalled (images/testhost-docker), for scenarios
+# that need Docker but do not test installing it. Rebuilt when its directory or the test
+# host image changes: the image carries their hash as a label, as in tools/build-images.sh.
+export HEARTH_TESTHOST_DOCKER_IMAGE=${HEARTH_TESTHOST_DOCKER_IMAGE:-hearth/testhost-docker:trixie}
+docker_ctx=$HEARTH_ROOT/images/testhost-docker
+docker_hash=$( { (cd "$docker_ctx" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+  docker image inspect --format '{{.Id}}' "$HEARTH_TESTHOST_IMAGE"; } | sha256sum | cut -d' ' -f1)
+if [ "$(docker image inspect --format '{{ index .Config.Labels "hearth.build.context-sha256" }}' \
+      "$HEARTH_TESTHOST_DOCKER_IMAGE" 2>/dev/null || true)" = "$docker_hash" ]; then
+  ok "test host image $HEARTH_TESTHOST_DOCKER_IMAGE is up to date"
+else
+  step "building $HEARTH_TESTHOST_DOCKER_IMAGE FROM $HEARTH_TESTHOST_IMAGE (images/testhost-docker)"
+  docker build --network=host --build-arg TESTHOST_IMAGE="$HEARTH_TESTHOST_IMAGE" \
+    --label "hearth.build.context-sha256=$docker_hash" -t "$HEARTH_TESTHOST_DOCKER_IMAGE" \
+    "$docker_ctx" >"$LOGS/testhost-docker-build.log" 2>&1 \
+    || { tail -30 "$LOGS/testhost-docker-build.log" >&2; die "test host image build failed (log: $LOGS/testhost-docker-build.log)"; }
+  ok "built $HEARTH_TESTHOST_DOCKER_IMAGE"
 fi
 
 # --- 2. ansible-lint ------------------------------------------------------------------

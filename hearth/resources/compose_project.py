@@ -28,6 +28,7 @@ import yaml
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from hearth.resources.docker_cli import DockerError, docker
+from hearth.resources.values import whole
 
 CONTENT = ("services", "networks", "volumes", "secrets", "configs")
 """Inputs that are the Compose document's top-level sections."""
@@ -56,20 +57,9 @@ class ComposeProjectArgs(TypedDict):
     """How long `up --wait` may take before the apply fails."""
 
 
-def _whole(value: Any) -> Any:
-    """Pulumi hands numbers to providers as floats; Compose wants integers where they are."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole(v) for v in value]
-    return value
-
-
 def document(props: Mapping[str, Any]) -> dict[str, Any]:
     """The Compose document the inputs describe, digests merged into each service's labels."""
-    props = _whole(dict(props))
+    props = whole(dict(props))
     services = {}
     for name, service in props["services"].items():
         labels = dict(service.get("labels") or {})
@@ -246,7 +236,7 @@ class ComposeProjectProvider(ResourceProvider):
         if olds.get("project") != news.get("project"):
             # The new project publishes the same ports: the old one goes first.
             return DiffResult(changes=True, replaces=["project"], delete_before_replace=True)
-        changed = [k for k in INPUTS if _whole(olds.get(k)) != _whole(news.get(k))]
+        changed = [k for k in INPUTS if whole(olds.get(k)) != whole(news.get(k))]
         if changed:
             return DiffResult(changes=True)
         # Compared with the engine now, not only at the last refresh: a plain `up` (and

@@ -36,6 +36,7 @@ import yaml
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from hearth.resources.docker_cli import DockerError, docker
+from hearth.resources.values import whole
 from hearth.swarm import SPEC_LABEL
 
 INPUTS = ("host", "namespace", "document", "files", "secret_files", "stores", "timeout_s")
@@ -62,17 +63,6 @@ class SwarmStackArgs(TypedDict):
     """Data store → its owner's `uid`, `gid` and `image`, and the node labels of its
     `placement`: `prepare_stores` makes its volume theirs before anything mounts it."""
     timeout_s: int
-
-
-def _whole(value: Any) -> Any:
-    """Pulumi hands numbers to providers as floats; the stack schema wants integers."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole(v) for v in value]
-    return value
 
 
 def _write(directory: Path, props: Mapping[str, Any]) -> None:
@@ -118,7 +108,8 @@ def pending(host: str, namespace: str, document: Mapping[str, Any]) -> dict[str,
 
     A service whose nodes are all down is left out: it starts when one comes back, and
     the rest of the stack must still be deployable (a node lost is what Swarm is for).
-    Raises SwarmStackError when an update was rolled back or a job ran out of attempts.
+    Raises SwarmStackError when an update was rolled back (a job that keeps failing runs
+    into the apply's timeout, whose report shows its tasks' errors).
     """
     live = live_state(host, namespace)
     nodes = _ready_nodes(host)
@@ -155,11 +146,11 @@ def prepare_stores(
     """Each data store's volume, made on its node and given to its owner's uid before any
     service mounts it (containers run without CAP_CHOWN and could not fix it; an image
     without the mount point would leave it root's). One short job per placement, as root
-    with CAP_CHOWN alone and no network, the way the docker target's DockerVolume does it
+    with CAP_CHOWN alone and on none of the stack's networks, the way the docker target's DockerVolume does it
     with `docker run`; outside the stack, so the stack's own services all keep the
     baseline. Idempotent: only a volume's top directory is touched, and only while it is
     root's. Stores whose nodes are all down are left for the next apply."""
-    stores = _whole(dict(stores))
+    stores = whole(dict(stores))
     groups: dict[tuple[str, ...], list[str]] = {}
     for name, store in sorted(stores.items()):
         groups.setdefault(tuple(store["placement"]), []).append(name)
@@ -272,7 +263,7 @@ def _converged(replicas: str) -> bool:
 def drift(props: Mapping[str, Any], live: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Long-running services that are missing, changed since the apply (scaled, updated
     by hand: any change bumps a service's version), or short of tasks."""
-    applied = _whole(props.get("versions") or {})
+    applied = whole(props.get("versions") or {})
     drifted = []
     for name, service in (props.get("document") or {}).get("services", {}).items():
         if service.get("deploy", {}).get("mode") == "replicated-job":
@@ -341,7 +332,7 @@ def _prune(host: str, namespace: str, document: Mapping[str, Any]) -> None:
 def apply(props: Mapping[str, Any]) -> dict[str, Any]:
     """Bring the stack to the document; returns the outputs (inputs + what was seen)."""
     host, namespace = props["host"], props["namespace"]
-    document = _whole(dict(props["document"]))
+    document = whole(dict(props["document"]))
     timeout = float(props.get("timeout_s") or 600)
     with tempfile.TemporaryDirectory(prefix="hearth-stack-") as tmp:
         directory = Path(tmp)
@@ -403,7 +394,7 @@ class SwarmStackProvider(ResourceProvider):
             return DiffResult(
                 changes=True, replaces=["host", "namespace"], delete_before_replace=True
             )
-        changed = [k for k in INPUTS if _whole(olds.get(k)) != _whole(news.get(k))]
+        changed = [k for k in INPUTS if whole(olds.get(k)) != whole(news.get(k))]
         if changed:
             return DiffResult(changes=True)
         # Compared with the swarm now: a plain `up` (and `preview`) sees a service

@@ -23,7 +23,7 @@ from hearth.catalog.images import content_tag
 from hearth.catalog.spec import ServiceSpec, data_stores
 from hearth.resources import docker_cli
 from hearth.resources.swarm_stack import SwarmStack, SwarmStackArgs
-from hearth.settings import Settings
+from hearth.settings import Settings, SettingsError
 from hearth.targets import Deployment
 
 DEPLOY_TIMEOUT_S = 600
@@ -90,8 +90,8 @@ def deploy(d: Deployment) -> Mapping[str, Any]:
 
 def purge(stack: auto.Stack, settings: Settings) -> list[str]:
     """The data stays on the nodes, which a manager's API cannot reach: say how."""
-    raise RuntimeError(
+    raise SettingsError(
         f"on a swarm each node keeps its own volumes; on every node run: "
         f"docker volume rm $(docker volume ls -q --filter label=hearth.project=hearth-"
-        f"{stack.name}) (docs/swarm.md, 'Deleting the data')"
+        f"{stack.name}) (docs/swarm.md)"
     )

@@ -20,7 +20,7 @@ from hearth.catalog.common import DATA_NODE, EDGE_NODE
 from hearth.catalog.nats import CLUSTER_SIZE
 from hearth.secrets import GENERATED
 from hearth.settings import Settings, SettingsError, parse_settings
-from hearth.targets.swarm import secret_digest
+from hearth.targets.swarm import purge, secret_digest
 from policies.baseline import RULES, SWARM_STACK, violations
 from tests.unit.mock_deploy import deploy, fake_secret
 
@@ -191,3 +191,11 @@ def test_every_swarm_stack_passes_docker_stack_config(path: Path, tmp_path: Path
     assert set(seen["services"]) == {s.name for s in specs}
     assert seen["services"]["edge"]["ports"][0]["mode"] == "host"
     assert seen["services"]["migrate"]["deploy"]["mode"] == "replicated-job"
+
+
+def test_purge_says_what_to_run_on_each_node() -> None:
+    class Stack:
+        name = "swarm"
+
+    with pytest.raises(SettingsError, match=r"label=hearth.project=hearth-swarm\) \(docs/swarm.md"):
+        purge(Stack(), SETTINGS)  # type: ignore[arg-type]

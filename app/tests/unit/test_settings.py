@@ -8,10 +8,12 @@ from pydantic import ValidationError
 from hearth_app.core.settings import (
     AuthSettings,
     DatabaseSettings,
+    NatsSettings,
     S3Settings,
     is_placeholder,
     load_settings,
 )
+from hearth_app.events.bus import EventBus
 
 STRONG = "k" * 40
 
@@ -105,3 +107,13 @@ def test_abandoned_uploads_may_not_expire_before_their_upload_url(monkeypatch: p
     _env(monkeypatch, HEARTH_S3_PRESIGN_SECONDS="600", HEARTH_S3_PENDING_EXPIRY_SECONDS="600")
     with pytest.raises(ValidationError, match="HEARTH_S3_PENDING_EXPIRY_SECONDS"):
         S3Settings()
+
+
+def test_streams_keep_as_many_copies_as_the_platform_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One on a single server; one per server of a cluster (the swarm's three)."""
+    assert {c.num_replicas for c in EventBus(NatsSettings()).stream_configs()} == {1}
+    monkeypatch.setenv("HEARTH_NATS_STREAM_REPLICAS", "3")
+    assert {c.num_replicas for c in EventBus(NatsSettings()).stream_configs()} == {3}
+    monkeypatch.setenv("HEARTH_NATS_STREAM_REPLICAS", "0")
+    with pytest.raises(ValidationError, match="stream_replicas"):
+        NatsSettings()
