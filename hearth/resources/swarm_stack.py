@@ -146,9 +146,9 @@ def prepare_stores(
     """Each data store's volume, made on its node and given to its owner's uid before any
     service mounts it (containers run without CAP_CHOWN and could not fix it; an image
     without the mount point would leave it root's). One short job per placement, as root
-    with CAP_CHOWN alone and on none of the stack's networks, the way the docker target's DockerVolume does it
-    with `docker run`; outside the stack, so the stack's own services all keep the
-    baseline. Idempotent: only a volume's top directory is touched, and only while it is
+    with CAP_CHOWN alone and on none of the stack's networks, the way the docker target's
+    DockerVolume does it with `docker run`; outside the stack, so the stack's own
+    services all keep the baseline. Idempotent: only a volume's top directory is touched, and only while it is
     root's. Stores whose nodes are all down are left for the next apply."""
     stores = whole(dict(stores))
     groups: dict[tuple[str, ...], list[str]] = {}
