@@ -148,8 +148,8 @@ def prepare_stores(
     without the mount point would leave it root's). One short job per placement, as root
     with CAP_CHOWN alone and on none of the stack's networks, the way the docker target's
     DockerVolume does it with `docker run`; outside the stack, so the stack's own
-    services all keep the baseline. Idempotent: only a volume's top directory is touched, and only while it is
-    root's. Stores whose nodes are all down are left for the next apply."""
+    services all keep the baseline. Idempotent: only a volume's top directory is touched,
+    and only while it is root's. Stores whose nodes are all down wait for the next apply."""
     stores = whole(dict(stores))
     groups: dict[tuple[str, ...], list[str]] = {}
     for name, store in sorted(stores.items()):
