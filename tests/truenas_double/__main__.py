@@ -72,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
         if args.ready_file:
-            with open(args.ready_file, "w", encoding="utf-8") as fh:
+            # Whole or not at all: a reader polling for the file never sees it half-written.
+            partial = f"{args.ready_file}.partial"
+            with open(partial, "w", encoding="utf-8") as fh:
                 json.dump(info, fh)
+            os.replace(partial, args.ready_file)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
