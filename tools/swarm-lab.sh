@@ -237,7 +237,9 @@ cmd_up() {
 # when the daemon confirms it; the caller then marks the data-root as reusable.
 scrub_node() {
   local i=$1 ids
-  alive "$i" || return 1
+  # A node left stopped (stop-node) starts again first: its image store is worth keeping.
+  alive "$i" || { [ -d "$(node_dir "$i")/data" ] && (start_node "$i") >/dev/null 2>&1; } \
+    || return 1
   dk "$i" swarm leave --force >/dev/null 2>&1 || true
   ids=$(dk "$i" ps -aq) && { [ -z "$ids" ] || dk "$i" rm -f -v $ids >/dev/null; } || return 1
   ids=$(dk "$i" volume ls -q) && { [ -z "$ids" ] || dk "$i" volume rm -f $ids >/dev/null; } || return 1
