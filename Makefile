@@ -70,6 +70,11 @@ lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 test: setup lint ## Everything CI runs: lint, unit, engine, image, app, console, e2e and host tests
 	@bash tools/test.sh
 
+.PHONY: test-swarm
+test-swarm: setup ## The swarm suites: the swarm role's molecule scenario, then the platform on a 3-node lab
+	@HEARTH_SKIP_LINT=1 bash tools/test-ansible.sh swarm
+	@bash tools/test-swarm.sh
+
 .PHONY: screenshots
 screenshots: ## Refresh docs/images/ from the running stack STACK (headless Chromium)
 	@$(PY) tools/screenshots.py --stack $(STACK)
