@@ -67,11 +67,11 @@ lint: ## ruff, mypy, actionlint (hadolint runs with the image tests)
 	@echo "==> actionlint"; $(ACTIONLINT) -color .github/workflows/*.yml
 
 .PHONY: test
-test: setup lint ## Everything CI runs: lint, unit, engine, image, app, console, e2e and host tests
+test: setup lint ## Everything CI runs: lint, unit, engine, image, app, console, e2e, host and swarm tests
 	@bash tools/test.sh
 
 .PHONY: test-swarm
-test-swarm: setup ## The swarm suites: the swarm role's molecule scenario, then the platform on a 3-node lab
+test-swarm: setup ## The swarm suites alone: the swarm role's molecule scenario, then the platform on a 3-node lab
 	@HEARTH_SKIP_LINT=1 bash tools/test-ansible.sh swarm
 	@bash tools/test-swarm.sh
 

@@ -251,6 +251,8 @@ scrub_node() {
 
 down_node() {
   local i=$1 keep=$2 d clean=0; d=$(node_dir "$1")
+  # Down already, its store kept: scrubbing would need the lab's network to start it again.
+  [ "$keep" = 1 ] && [ -e "$d/data/$KEPT" ] && ! dpid "$i" >/dev/null && return 0
   [ "$keep" = 1 ] && scrub_node "$i" && clean=1
   stop_node "$i"
   [ -d "$d" ] || return 0

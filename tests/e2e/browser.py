@@ -11,6 +11,8 @@ import base64
 import hashlib
 import itertools
 import json
+import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -19,7 +21,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +185,7 @@ def chromium(base: str, ca_pem: str | None) -> Iterator[Page]:
             [str(CHROMIUM), *flags, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -200,8 +203,33 @@ def chromium(base: str, ca_pem: str | None) -> Iterator[Page]:
                 page.resize()
                 yield page
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            _stop(proc)
+
+
+def _stop(browser: subprocess.Popen[bytes]) -> None:
+    """Chromium and every helper it started, gone before the profile is removed: a helper
+    still writing into it fails the removal ("Directory not empty")."""
+    group = browser.pid  # its own session: the group is Chromium and its helpers alone
+    os.killpg(group, signal.SIGTERM)
+    browser.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _alive(group):
+        if time.monotonic() > deadline:
+            with suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def _alive(group: int) -> bool:
+    """Whether a process of `group` still runs (zombies, waiting for init, do not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
 
 
 def sign_in(page: Page, base: str, token: str) -> None:

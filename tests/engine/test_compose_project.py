@@ -41,6 +41,8 @@ def service(command: list[str], health: list[str], **extra: Any) -> dict[str, An
         "read_only": True,
         "cap_drop": ["ALL"],
         "restart": "unless-stopped",
+        # `sleep` as PID 1 ignores SIGTERM: each stop would wait out Compose's timeout.
+        "stop_signal": "SIGKILL",
         "healthcheck": {
             "test": ["CMD", *health],
             "interval": "1s",

@@ -126,7 +126,8 @@ async def test_openapi_is_published_under_api_v1_with_problem_schema(h: Harness)
 async def test_rate_limit_per_ip_sends_headers_then_429_with_retry_after(
     services: Services, migrated: object
 ) -> None:
-    settings = make_settings(services, ratelimit=RateLimitSettings(ip_per_minute=60, ip_burst=3))
+    # One request back every 10 s: the burst is spent well within that, however busy the machine.
+    settings = make_settings(services, ratelimit=RateLimitSettings(ip_per_minute=6, ip_burst=3))
     async with start_harness(settings) as hh:
         ip = {"X-Forwarded-For": "203.0.113.50"}
         seen = []
@@ -136,8 +137,8 @@ async def test_rate_limit_per_ip_sends_headers_then_429_with_retry_after(
             assert r.status_code == 401
         r = await hh.client.get("/api/v1/auth/forward", headers=ip)
         assert r.status_code == 429
-        assert r.headers["retry-after"] == "1"
-        assert r.headers["ratelimit-policy"] == '"ip";q=3;w=3'
+        assert 1 <= int(r.headers["retry-after"]) <= 10
+        assert r.headers["ratelimit-policy"] == '"ip";q=3;w=30'
         assert r.headers["ratelimit"].startswith('"ip";r=0;')
         # Another client is not affected.
         r = await hh.client.get("/api/v1/auth/forward", headers={"X-Forwarded-For": "203.0.113.51"})
@@ -148,7 +149,7 @@ async def test_rate_limit_per_ip_sends_headers_then_429_with_retry_after(
 async def test_rate_limit_per_user_applies_across_addresses(services: Services, migrated: object) -> None:
     settings = make_settings(
         services,
-        ratelimit=RateLimitSettings(ip_per_minute=6000, ip_burst=100, user_per_minute=60, user_burst=2),
+        ratelimit=RateLimitSettings(ip_per_minute=6000, ip_burst=100, user_per_minute=6, user_burst=2),
     )
     async with start_harness(settings) as hh:
         _, auth = await hh.user("busy@example.com")
