@@ -1,7 +1,8 @@
 """A three-manager swarm made by playbooks/swarm.yml, seen from each of its nodes.
 
-side_effect.yml demoted node 3 and gave node 2 a stale hearth.* label and a foreign one
-before the role ran again: the role must have put back what the inventory declares.
+side_effect.yml demoted node 3, gave node 2 a stale hearth.* label and a foreign one, made
+node 3 join again as a worker and demoted node 2 before the role ran again with the
+inventory: the role must have put back what it declares.
 """
 
 import ipaddress
@@ -80,7 +81,7 @@ def test_every_node_ready_manager_with_its_declared_labels(swarm_nodes):
     assert set(seen) == set(DECLARED)
     for name, node in seen.items():
         assert node["Status"]["State"] == "ready", name
-        assert node["Spec"]["Role"] == "manager", name  # node 3 was demoted by side_effect
+        assert node["Spec"]["Role"] == "manager", name  # nodes 2 and 3 were workers
         labels = node["Spec"].get("Labels") or {}
         hearth = {k: v for k, v in labels.items() if k.startswith("hearth.")}
         assert hearth == DECLARED[name], name  # hearth.stale on node 2 is gone
