@@ -257,10 +257,16 @@ def overview(page: Page, base: str, out: Path, timeout: float = 20) -> dict[str,
         raise AssertionError(f"vmui shows no tab {OVERVIEW!r}: {page_text(page)}")
     page.evaluate(f"{tab}.click()")
     page.wait_for(f"{tab}.classList.contains('vm-predefined-panels-tabs__tab_active')", 5)
-    page.evaluate(_EXPAND_ROWS)
-    page.fit()
-    panels = page.wait_for(f"{_PANELS}.every(([, last]) => last) && {_PANELS}", timeout)
-    panels = panels or page.evaluate(_PANELS)
+    deadline = time.monotonic() + timeout
+    while True:
+        # Again each round: on a loaded machine rows open and panels grow after the first
+        # look, and a panel below the viewport never loads its data.
+        page.evaluate(_EXPAND_ROWS)
+        page.fit()
+        panels = page.evaluate(_PANELS)
+        if (panels and all(last for _, last in panels)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     page.fit()  # legends make panels taller
     page.screenshot(out)
     page.resize()
