@@ -92,6 +92,22 @@ def test_the_sign_in_pages_first_load_javascript_is_within_budget(
     assert total <= FIRST_LOAD_BUDGET, f"{total / 1024:.1f} KiB gzipped in {scripts}"
 
 
+NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
+
+
+def run_suite(node: str, files: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console's browser suite (these files of console/e2e), one file at a time."""
+    return subprocess.run(  # noqa: S603 - Node.js on our own suite
+        [node, "--test", "--test-concurrency=1", "--test-reporter=spec", *files],
+        cwd=ROOT / "console",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 def test_the_browser_suite_passes_against_this_deployment(platform: Platform, edge: Edge) -> None:
     node = shutil.which("node")
     assert node, "Node.js is missing; run: make setup"
@@ -111,15 +127,13 @@ def test_the_browser_suite_passes_against_this_deployment(platform: Platform, ed
         "HEARTH_SCREENSHOTS": str(shots),
     }
     started = time.monotonic()
-    proc = subprocess.run(  # noqa: S603 - Node.js on our own suite
-        [node, "--test", "--test-concurrency=1", "--test-reporter=spec", *suite],
-        cwd=ROOT / "console",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = run_suite(node, suite, env)
+    failed = sorted(set(re.findall(r"test at (e2e/\S+?\.test\.mjs):", proc.stdout)))
+    if proc.returncode != 0 and NETWORK_CHANGED in proc.stdout and failed:
+        # Chromium aborts what is in flight when the host's interfaces change, as they do
+        # when other suites start containers: that is the machine's doing, not the
+        # console's. The files that failed run once more; any other failure stands.
+        proc = run_suite(node, failed, env)
     platform.figures["console_browser_suite_s"] = round(time.monotonic() - started, 1)
     assert proc.returncode == 0, proc.stdout[-12000:] + proc.stderr[-4000:]
     pages = {p.name.removesuffix("-dark.png") for p in shots.glob("console-*-dark.png")}
