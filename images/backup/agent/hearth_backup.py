@@ -125,6 +125,11 @@ def human_age(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+RESTIC = ("restic", "--no-cache", "--retry-lock", "5m")
+"""Each restic run waits for another's lock (a scheduled backup, a restore's check) rather
+than failing at once."""
+
+
 def run(cmd: list[str], *, extra_env: dict[str, str] | None = None, capture: bool = True) -> str:
     """Run a tool; its output, or AgentError with the command and what it printed."""
     proc = subprocess.run(  # noqa: S603 - fixed tools, arguments of our own
@@ -332,7 +337,7 @@ class Restic(Store):
         return []
 
     def restic(self, *args: str, capture: bool = True) -> str:
-        cmd = ["restic", "--no-cache", *self.options(), *args]
+        cmd = [*RESTIC, *self.options(), *args]
         return run(cmd, extra_env=self.tool_env(), capture=capture)
 
     def prepare(self) -> None:
@@ -366,7 +371,7 @@ class Restic(Store):
         progress line every few seconds."""
         cmd = [
             # One host name whatever the container's: retention groups snapshots by host.
-            "restic", "--no-cache", *self.options(), "backup", "--json", "--host", "hearth",
+            *RESTIC, *self.options(), "backup", "--json", "--host", "hearth",
             "--tag", self.name,
             "--time", datetime.fromtimestamp(taken, UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "--exclude-caches", *extra, str(path),
@@ -552,7 +557,7 @@ class OffBox(Restic):
         """The newest copy as a tar stream on standard output, paths relative to the
         repository."""
         newest = self.pick(None)
-        cmd = ["restic", "--no-cache", *self.options(), "dump", "--archive", "tar",
+        cmd = [*RESTIC, *self.options(), "dump", "--archive", "tar",
                f"{newest.id}:{self.source}", "/"]  # fmt: skip
         log(f"sending the copy {newest.id} of {iso(newest.time)}")
         proc = subprocess.run(  # noqa: S603
