@@ -12,5 +12,7 @@ export default defineConfig({
     css: { modules: { classNameStrategy: 'non-scoped' } },
     restoreMocks: true,
     unstubGlobals: true,
+    // Room for the 5 s waits of src/test/setup.ts on a busy machine.
+    testTimeout: 15_000,
   },
 });

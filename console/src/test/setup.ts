@@ -1,4 +1,4 @@
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach } from 'vitest';
 
 // Browsers resolve a relative URL in new Request() against the page; Node's Request does not.
@@ -10,6 +10,10 @@ class PageRequest extends NodeRequest {
   }
 }
 globalThis.Request = PageRequest as typeof Request;
+
+// findBy*/waitFor wait up to 5 s, not 1: `make test` runs this suite beside the e2e on a busy
+// machine, where a render after a fetch can take over a second. A passing wait ends at once.
+configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => {
   cleanup();
