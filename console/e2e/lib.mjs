@@ -188,6 +188,12 @@ function watch(context, page, origin) {
     if (/Content.Security.Policy|CSP violation/i.test(text)) context.problems.push(`${page.url()}: ${text}`);
   });
   page.on('pageerror', (e) => context.problems.push(`${page.url()}: uncaught ${e.name}: ${e.message}`));
+  // Chromium aborts what is in flight when the host's interfaces change (other suites starting
+  // containers): said at once, whatever the test then fails on, so the e2e (tests/e2e/
+  // test_console.py) can tell the machine's doing from the console's.
+  page.on('requestfailed', (r) => {
+    if (r.failure()?.errorText === 'net::ERR_NETWORK_CHANGED') console.error(`${r.url()}: net::ERR_NETWORK_CHANGED`);
+  });
   page.on('request', (r) => {
     const u = r.url();
     if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) {
